@@ -1,0 +1,54 @@
+"""Generate docs/env.md from the settings models: ``python -m matrx_ship.envdoc``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pydantic_core import PydanticUndefined
+
+from matrx_ship.settings import ALL_SETTINGS
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "env.md"
+
+
+def _default(field: object) -> str:
+    default = getattr(field, "default", PydanticUndefined)
+    if getattr(field, "default_factory", None) is not None:
+        return "(computed)"
+    if default is PydanticUndefined:
+        return "**required**"
+    if default is None:
+        return "unset"
+    text = str(default)
+    return "~" + text[len(str(Path.home())) :] if text.startswith(str(Path.home())) else text
+
+
+def render() -> str:
+    """The environment variable reference as Markdown."""
+    lines = [
+        "# Environment variables",
+        "",
+        "Generated from `matrx_ship/settings.py` by `python -m matrx_ship.envdoc`; "
+        "a test fails when this file is stale.",
+    ]
+    for model in ALL_SETTINGS:
+        lines += ["", f"## {model.__name__}", "", (model.__doc__ or "").strip(), ""]
+        lines += ["| variable | default | meaning |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            var = field.validation_alias or name
+            lines.append(f"| `{var}` | {_default(field)} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Write docs/env.md, or with --check exit 1 when it is stale."""
+    text = render()
+    if "--check" in sys.argv:
+        sys.exit(0 if DOC.exists() and DOC.read_text() == text else 1)
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

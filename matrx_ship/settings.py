@@ -1,0 +1,152 @@
+"""Typed, fail-fast settings for every deployable, read from the environment.
+
+Nothing else in the code base reads ``os.environ``; ``docs/env.md`` is generated
+from these models (``python -m matrx_ship.envdoc``) so it cannot drift.
+"""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "token", "xxx", "test"}
+
+
+def _is_placeholder(value: str) -> bool:
+    return value.strip().lower() in PLACEHOLDERS or len(value.strip()) < 16
+
+
+class AgentSettings(BaseSettings):
+    """Settings of the on-box agent (``python -m onbox_agent``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    env: Literal["dev", "prod"] = Field(
+        "dev",
+        validation_alias="MATRX_ENV",
+        description="`dev` or `prod`, shown in /readyz; placeholder secrets are refused in both.",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias="MATRX_AGENT_HOST",
+        description="Address the agent listens on.",
+    )
+    port: int = Field(
+        8700, ge=1, le=65535, validation_alias="MATRX_AGENT_PORT", description="Agent port."
+    )
+    admin_token: SecretStr = Field(
+        validation_alias="MATRX_ADMIN_TOKEN",
+        description="The first admin token (bearer). Required; at least 16 characters.",
+    )
+    master_key: SecretStr = Field(
+        validation_alias="MATRX_MASTER_KEY",
+        description="Encrypts secret values at rest. Required; never stored with the data.",
+    )
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "matrx-ship",
+        validation_alias="MATRX_DATA_DIR",
+        description="Where the embedded defaults keep the SQLite file, blobs and the outbox.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias="SUPABASE_DB_URL",
+        description="PostgreSQL URL of the state store (Supabase). Unset: embedded SQLite.",
+    )
+    s3_bucket: str | None = Field(
+        None,
+        validation_alias="MATRX_S3_BUCKET",
+        description="S3 bucket for blobs (backups, logs, images). Unset: a local folder.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        validation_alias="AWS_ENDPOINT_URL",
+        description="S3-compatible endpoint (MinIO, moto). Unset: AWS.",
+    )
+    s3_prefix: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias="MATRX_S3_PREFIX",
+        description="Per-host key prefix in the bucket (default: the host name).",
+    )
+    docker_host: str = Field(
+        "unix:///var/run/docker.sock",
+        validation_alias="DOCKER_HOST",
+        description="Docker engine socket; the agent is its only holder.",
+    )
+    tls_cert: Path | None = Field(
+        None,
+        validation_alias="MATRX_TLS_CERT",
+        description="PEM certificate: the agent serves HTTPS itself (break-glass path).",
+    )
+    tls_key: Path | None = Field(
+        None, validation_alias="MATRX_TLS_KEY", description="PEM key matching MATRX_TLS_CERT."
+    )
+    stats_interval: float = Field(
+        5.0,
+        gt=0.2,
+        validation_alias="MATRX_STATS_INTERVAL",
+        description="Seconds between resource samples of all containers.",
+    )
+    health_timeout: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="MATRX_HEALTH_TIMEOUT",
+        description="Default deadline (s) for a container to become healthy.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        validation_alias="MATRX_MAX_BODY_BYTES",
+        description="Largest request body accepted.",
+    )
+    log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> AgentSettings:
+        for name in ("admin_token", "master_key"):
+            value = getattr(self, name).get_secret_value()
+            if _is_placeholder(value):
+                raise ValueError(
+                    f"{name.upper()} looks like a placeholder; set a random value of 16+ characters"
+                )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("MATRX_TLS_CERT and MATRX_TLS_KEY must be set together")
+        return self
+
+    @property
+    def store_url(self) -> str:
+        """SQLAlchemy URL of the state store."""
+        if self.database_url is not None:
+            return normalize_pg_url(self.database_url.get_secret_value())
+        return f"sqlite:///{self.data_dir / 'state.db'}"
+
+    @property
+    def embedded(self) -> list[str]:
+        """The parts running on embedded, non-durable defaults."""
+        out = []
+        if self.database_url is None:
+            out.append("state store is a local SQLite file (set SUPABASE_DB_URL)")
+        if self.s3_bucket is None:
+            out.append("blob store is a local folder (set MATRX_S3_BUCKET)")
+        return out
+
+
+def normalize_pg_url(url: str) -> str:
+    """Make a libpq-style URL use the psycopg 3 driver in SQLAlchemy."""
+    for prefix in ("postgresql+psycopg://", "postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> AgentSettings:
+    """The agent's settings, read once from the environment."""
+    return AgentSettings()  # type: ignore[call-arg]
+
+
+ALL_SETTINGS: list[type[BaseSettings]] = [AgentSettings]

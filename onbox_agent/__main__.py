@@ -1,0 +1,41 @@
+"""Run the agent: ``python -m onbox_agent`` (or the ``matrx-agent`` script)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from matrx_ship.settings import get_settings
+from onbox_agent.main import create_app
+
+
+def main() -> None:
+    """Read the settings, build the app and serve it (HTTPS when a certificate is set)."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(f"matrx-agent: {where}: {err['msg']}", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    for warning in settings.embedded:
+        logging.getLogger("onbox_agent").warning("NOT DURABLE: %s", warning)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        log_level=settings.log_level.lower(),
+        ws="websockets",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Builds the agent's FastAPI app: runtime, middlewares, error handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from matrx_ship import __version__
+from matrx_ship.settings import AgentSettings
+from onbox_agent import errors
+from onbox_agent.middleware import AuditMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from onbox_agent.routes import audit, exec, health, host, lifecycle, logs, services, tokens
+from onbox_agent.runtime import Runtime, build_runtime
+
+
+class ContainerCollector(Collector):
+    """Managed containers by service and state, read at scrape time."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "matrx_containers",
+            "Managed containers by service and state",
+            labels=["service", "state"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for c in self.rt.docker.containers.list(
+            all=True, sparse=True, filters={"label": "matrx.managed=true"}
+        ):
+            key = (
+                (c.attrs.get("Labels") or {}).get("matrx.service", "?"),
+                c.attrs.get("State", "?"),
+            )
+            counts[key] = counts.get(key, 0) + 1
+        for (service, state), n in sorted(counts.items()):
+            gauge.add_metric([service, state], n)
+        yield gauge
+
+
+def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastAPI:
+    """The agent app; ``runtime`` may be given by tests that built one themselves."""
+    rt = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        rt.monitor.start()
+        yield
+        rt.monitor.stop()
+
+    app = FastAPI(
+        title="matrx-ship agent",
+        version=__version__,
+        lifespan=lifespan,
+        description="The Server Manager's hands: every route but /healthz needs a token.",
+    )
+    app.state.runtime = rt
+    registry = CollectorRegistry()
+    registry.register(ContainerCollector(rt))
+    rt.extras["registry"] = registry
+    errors.install(app)
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(MetricsMiddleware, registry=registry)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    for module in (health, tokens, audit, services, lifecycle, logs, host):
+        app.include_router(module.router)
+    app.include_router(health.open_router)
+    app.include_router(logs.ws_router)
+    app.include_router(exec.ws_router)
+    return app

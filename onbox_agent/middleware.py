@@ -1,0 +1,143 @@
+"""ASGI middlewares: body size limit, audit of every mutating call, request metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matrx_ship.errors import PayloadTooLarge
+from matrx_ship.models import AuditEvent, outcome_for
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _route_path(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "(unmatched)"
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies larger than ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise PayloadTooLarge(f"The request body is larger than {self.limit} bytes.")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, send: Send) -> None:
+        err = PayloadTooLarge(f"The request body is larger than {self.limit} bytes.")
+        body = json.dumps(err.body()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class AuditMiddleware:
+    """Writes exactly one audit event per mutating request: allowed, denied or failed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in MUTATING:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            self._record(scope, status)
+
+    @staticmethod
+    def _record(scope: Scope, status: int) -> None:
+        state: dict[str, Any] = scope.get("state") or {}
+        runtime = scope["app"].state.runtime
+        params = scope.get("path_params") or {}
+        target = state.get("audit_target") or "/".join(str(v) for v in params.values()) or "-"
+        runtime.audit(
+            AuditEvent(
+                at=datetime.now(UTC),
+                actor=state.get("actor", "anonymous"),
+                action=f"{scope['method']} {_route_path(scope)}",
+                target=str(target)[:200],
+                outcome=outcome_for(status),
+                status=status,
+                detail=state.get("audit_detail") or {},
+            )
+        )
+
+
+class MetricsMiddleware:
+    """Counts requests and their latency by route template, method and status."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "matrx_agent_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "matrx_agent_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status, started = 500, time.perf_counter()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = _route_path(scope)
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - started)

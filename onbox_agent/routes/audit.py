@@ -1,0 +1,34 @@
+"""The audit log: who did what to which target, and how it ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from matrx_ship.models import AuditEvent, Scope
+from matrx_ship.store import AuditQuery
+from onbox_agent.deps import RuntimeDep, require
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require(Scope.read))])
+
+
+@router.get("")
+def list_audit(
+    rt: RuntimeDep,
+    actor: str | None = Query(None, max_length=64),
+    action: str | None = Query(None, max_length=64),
+    target: str | None = Query(None, max_length=200),
+    outcome: Literal["allowed", "denied", "failed"] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = Query(None, ge=1, le=2**62),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, object]:
+    """Newest first; page with ``before_id`` = the last id of the previous page."""
+    events: list[AuditEvent] = rt.store.list_audit(
+        AuditQuery(actor, action, target, outcome, since, until, before_id, limit)
+    )
+    next_before = events[-1].id if len(events) == limit else None
+    return {"events": events, "next_before_id": next_before}

@@ -1,0 +1,57 @@
+"""Liveness (open), readiness and Prometheus metrics (authenticated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from matrx_ship import __version__
+from matrx_ship.models import Scope
+from onbox_agent.deps import RuntimeDep, require
+
+open_router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))])
+
+
+@open_router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers. No auth, nothing sensitive."""
+    return {"status": "ok", "version": __version__}
+
+
+def _check(fn: Any) -> dict[str, Any]:
+    try:
+        fn()
+        return {"ok": True}
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+
+@router.get("/readyz")
+def readyz(rt: RuntimeDep) -> JSONResponse:
+    """Readiness: Docker engine, state store and blob store, and the embedded-defaults warning."""
+    checks = {
+        "docker": _check(rt.docker.ping),
+        "store": _check(rt.store.ping),
+        "blobs": _check(rt.blobs.check),
+    }
+    ready = all(c["ok"] for c in checks.values())
+    embedded = rt.settings.embedded
+    body = {
+        "ready": ready,
+        "checks": checks,
+        "durable": not embedded,
+        "warnings": [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded],
+        "version": __version__,
+        "env": rt.settings.env,
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(rt: RuntimeDep) -> Response:
+    """Prometheus metrics of the agent and the containers it manages."""
+    return Response(generate_latest(rt.extras["registry"]), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,148 @@
+"""Logs of a service: a filtered read over HTTP, and a live follow over a websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, WebSocket
+from fastapi.responses import PlainTextResponse
+from starlette.websockets import WebSocketDisconnect
+
+from matrx_ship.errors import MatrxError, NotFound
+from matrx_ship.models import Scope
+from onbox_agent import engine
+from onbox_agent.deps import (
+    RuntimeDep,
+    SpecDep,
+    checked_name,
+    require,
+    ws_authenticate,
+    ws_deny,
+)
+from onbox_agent.logs import LogFilter, iter_lines, open_follow, read_logs
+
+router = APIRouter(
+    prefix="/v1/services/{name}", tags=["logs"], dependencies=[Depends(require(Scope.read))]
+)
+ws_router = APIRouter(tags=["logs"])
+log = logging.getLogger(__name__)
+
+Stream = Literal["all", "stdout", "stderr"]
+
+
+def _streams(stream: Stream) -> list[str]:
+    return ["stdout", "stderr"] if stream == "all" else [stream]
+
+
+def _pick(rt: Any, name: str, container: str | None) -> Any:
+    if container is None:
+        return engine.current_container(rt.docker, name)
+    for c in engine.service_containers(rt.docker, name):
+        if c.name == container or str(c.id).startswith(container):
+            return c
+    raise NotFound(
+        f"The service '{name}' has no container '{container[:64]}'.",
+        hint=f"See the containers in GET /v1/services/{name}.",
+    )
+
+
+@router.get("/logs", response_model=None)
+def get_logs(
+    spec: SpecDep,
+    rt: RuntimeDep,
+    tail: int = Query(200, ge=1, le=10_000),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    stream: Stream = "all",
+    q: str | None = Query(None, max_length=500, description="Substring filter."),
+    regex: str | None = Query(None, max_length=500, description="RE2 regular expression."),
+    ignore_case: bool = False,
+    container: str | None = Query(None, max_length=80, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"),
+    format: Literal["json", "text"] = "json",
+) -> dict[str, Any] | PlainTextResponse:
+    """The last ``tail`` lines that match, oldest first, merged across stdout and stderr."""
+    keep = LogFilter(q, regex, ignore_case).compile()
+    target = _pick(rt, spec.name, container)
+    lines = read_logs(target, _streams(stream), tail, since, until, keep)
+    if format == "text":
+        return PlainTextResponse("".join(f"{r['ts']} {r['stream']} {r['text']}\n" for r in lines))
+    return {"service": spec.name, "container": target.name, "lines": lines}
+
+
+@ws_router.websocket("/v1/services/{name}/logs/follow")
+async def follow_logs(
+    ws: WebSocket,
+    name: str,
+    tail: int = 50,
+    stream: Stream = "all",
+    q: str | None = None,
+    regex: str | None = None,
+    ignore_case: bool = False,
+) -> None:
+    """Follow the live container's logs: one JSON message per line, then an 'end' message."""
+    try:
+        rt, _ = await ws_authenticate(ws, Scope.read)
+        spec = rt.specs.get(checked_name(name))
+        keep = LogFilter(q, regex, ignore_case).compile()
+        container = engine.current_container(rt.docker, spec.name)
+        tail = min(max(tail, 0), 10_000)
+    except MatrxError as exc:
+        await ws_deny(ws, exc)
+        return
+    await ws.accept()
+    await _pump(ws, container, _streams(stream), tail, keep)
+
+
+async def _pump(ws: WebSocket, container: Any, streams: list[str], tail: int, keep: Any) -> None:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, str] | None] = asyncio.Queue()
+    live = [open_follow(container, s, tail) for s in streams]
+
+    def reader(chunks: Any, name: str) -> None:
+        try:
+            for line in iter_lines(chunks, name):
+                if keep(line["text"]):
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+        except Exception as exc:  # the stream was closed under us
+            log.debug("log follow of %s ended: %s", name, exc)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    for chunks, name in zip(live, streams, strict=True):
+        threading.Thread(target=reader, args=(chunks, name), daemon=True).start()
+    watcher = asyncio.create_task(_until_disconnect(ws))
+    try:
+        ended = 0
+        while ended < len(streams) and not watcher.done():
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            item = getter.result()
+            if item is None:
+                ended += 1
+                continue
+            await ws.send_json({"type": "line", **item})
+        if not watcher.done():
+            await ws.send_json({"type": "end", "reason": "the container stopped"})
+            await ws.close()
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        watcher.cancel()
+        for chunks in live:
+            chunks.close()
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return

@@ -1,0 +1,49 @@
+"""Bearer tokens: create (shown once), list, revoke. Admin only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from matrx_ship.crypto import hash_token, new_token
+from matrx_ship.models import Scope, TokenInfo
+from onbox_agent.deps import Admin, RuntimeDep, require
+
+router = APIRouter(
+    prefix="/v1/tokens", tags=["tokens"], dependencies=[Depends(require(Scope.admin))]
+)
+
+
+class NewToken(BaseModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    scope: Scope
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class CreatedToken(TokenInfo):
+    token: str = Field(description="Shown only once; store it now.")
+
+
+@router.post("", status_code=201)
+def create_token(body: NewToken, rt: RuntimeDep, who: Admin, request: Request) -> CreatedToken:
+    request.state.audit_target = body.name
+    request.state.audit_detail = {"scope": body.scope.value}
+    raw = new_token()
+    expires = (
+        datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    )
+    info = rt.store.add_token(body.name, hash_token(raw), body.scope, who.name, expires)
+    return CreatedToken(**info.model_dump(), token=raw)
+
+
+@router.get("")
+def list_tokens(rt: RuntimeDep) -> list[TokenInfo]:
+    return rt.store.list_tokens()
+
+
+@router.delete("/{token_name}")
+def revoke_token(token_name: str, rt: RuntimeDep) -> TokenInfo:
+    return rt.store.revoke_token(token_name[:64])

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README command (2): installs and starts what the tests need, then lints and runs every test.
+# The Docker engine is started here; PostgreSQL and the S3 endpoint (moto) are started by the
+# test fixtures on free loopback ports and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "==> system packages (docker.io, busybox-static, postgresql)"
+scripts/install-packages.sh ca-certificates git docker.io busybox-static postgresql
+scripts/start-docker.sh
+scripts/python-env.sh
+echo "==> lint: ruff and mypy"
+.venv/bin/ruff check .
+.venv/bin/mypy
+echo "==> tests"
+.venv/bin/pytest "$@"

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Serves the test app; see the Dockerfile for the knobs.
+[ -n "$FAIL_START" ] && { echo "failing on purpose" >&2; exit 3; }
+echo "version ${APP_VERSION:-1}" > /www/index.html
+[ -z "$UNHEALTHY" ] && echo ok > /www/healthz
+echo "app starting version=${APP_VERSION:-1}"
+echo "app stderr hello" >&2
+if [ -n "$LOG_EVERY" ]; then
+  ( i=0; while true; do i=$((i+1)); echo "tick $i"; echo "warn $i" >&2; sleep "$LOG_EVERY"; done ) &
+fi
+exec httpd -f -p 8080 -h /www
