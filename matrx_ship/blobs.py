@@ -164,7 +164,11 @@ class S3BlobStore:
             raise _s3_error(exc, key) from exc
 
     def list(self, prefix: str) -> list[str]:
-        full = self._key(prefix) if prefix else self.prefix
+        if ".." in prefix.split("/"):
+            raise InvalidInput(
+                f"'{prefix}' is not a valid prefix.", hint="Use a/b/ style prefixes."
+            )
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=full
@@ -183,7 +187,11 @@ class S3BlobStore:
         try:
             self.s3.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
-            raise _s3_error(exc, self.bucket) from exc
+            raise Unavailable(
+                f"The bucket '{self.bucket}' cannot be reached: {exc}",
+                hint="Check MATRX_S3_BUCKET, the credentials and AWS_ENDPOINT_URL.",
+                code="s3_error",
+            ) from exc
 
 
 def _s3_error(exc: Exception, what: str) -> Unavailable | NotFound:

@@ -220,11 +220,8 @@ class AgentClient:
         self, name: str, shell: str = "/bin/sh", cols: int = 80, rows: int = 24
     ) -> Iterator[Terminal]:
         """An interactive terminal in the service's container."""
-        conn = self.websocket(f"/v1/services/{name}/exec", shell=shell, cols=cols, rows=rows)
-        try:
+        with self.websocket(f"/v1/services/{name}/exec", shell=shell, cols=cols, rows=rows) as conn:
             yield Terminal(conn)
-        finally:
-            conn.close()
 
     # --- tokens, audit, host ---------------------------------------------------------------
 

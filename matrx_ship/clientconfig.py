@@ -75,8 +75,13 @@ def load(path: Path | None = None) -> ServerConfig:
             backup.write_bytes(path.read_bytes())
             os.chmod(backup, 0o600)
         _write(path, new)
-        line = {"at": datetime.now(UTC).isoformat(), "action": "migrate-config",
-                "target": str(path), "detail": "renamed mcp to manager", "backup": str(backup)}
+        line = {
+            "at": datetime.now(UTC).isoformat(),
+            "action": "migrate-config",
+            "target": str(path),
+            "detail": "renamed mcp to manager",
+            "backup": str(backup),
+        }
         with (path.parent / "audit.log").open("a") as f:
             f.write(json.dumps(line) + "\n")
         log.warning("migrated %s: 'mcp' is now 'manager' (old file kept at %s)", path, backup)

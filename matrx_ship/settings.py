@@ -103,6 +103,11 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_MAX_BODY_BYTES",
         description="Largest request body accepted.",
     )
+    pull_images: bool = Field(
+        True,
+        validation_alias="MATRX_PULL_IMAGES",
+        description="Pull an image that is not on the host (false: only local images).",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")

@@ -6,9 +6,10 @@ import logging
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
-from matrx_ship.settings import get_settings
+from matrx_ship.settings import AgentSettings, get_settings
 from onbox_agent.main import create_app
 
 
@@ -26,14 +27,20 @@ def main() -> None:
     )
     for warning in settings.embedded:
         logging.getLogger("onbox_agent").warning("NOT DURABLE: %s", warning)
-    uvicorn.run(
-        create_app(settings),
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
+
+
+def server_config(app: FastAPI, settings: AgentSettings) -> uvicorn.Config:
+    """How uvicorn serves the agent: address, HTTPS when a certificate is set, websockets."""
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         log_level=settings.log_level.lower(),
-        ws="websockets",
+        ws="websockets-sansio",
+        lifespan="on",
     )
 
 

@@ -97,13 +97,18 @@ def create_kwargs(
     return kw
 
 
-def ensure_image(client: docker.DockerClient, image: str) -> None:
+def ensure_image(client: docker.DockerClient, image: str, pull: bool = True) -> None:
     """Make sure the image is present, pulling it once; InvalidInput when it cannot be had."""
     try:
         client.images.get(image)
         return
     except ImageNotFound:
-        pass
+        if not pull:
+            raise InvalidInput(
+                f"The image '{image}' is not on this host (pulling is off).",
+                hint="Build or load the image first, or set MATRX_PULL_IMAGES=true.",
+                code="image_not_found",
+            ) from None
     try:
         client.images.pull(image)
     except (APIError, ImageNotFound) as exc:

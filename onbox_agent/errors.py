@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from matrx_ship.errors import MatrxError
@@ -64,6 +65,15 @@ def install(app: FastAPI) -> None:
                 "See /openapi.json for the allowed methods.",
             )
         return error_response(exc.status_code, "http_error", str(exc.detail), "See /openapi.json.")
+
+    @app.exception_handler(DataError)
+    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+        return error_response(
+            422,
+            "invalid_input",
+            "A value could not be stored: it is out of range or malformed.",
+            "Send smaller numbers or plain text; nothing was changed.",
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from matrx_ship import __version__
 from matrx_ship.settings import AgentSettings
 from onbox_agent import errors
-from onbox_agent.middleware import AuditMiddleware, BodyLimitMiddleware, MetricsMiddleware
+from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import audit, exec, health, host, lifecycle, logs, services, tokens
 from onbox_agent.runtime import Runtime, build_runtime
 
@@ -67,7 +67,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     errors.install(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
     for module in (health, tokens, audit, services, lifecycle, logs, host):
         app.include_router(module.router)
     app.include_router(health.open_router)

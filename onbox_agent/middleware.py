@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matrx_ship.errors import PayloadTooLarge
+from matrx_ship.errors import InvalidInput, MatrxError, PayloadTooLarge
 from matrx_ship.models import AuditEvent, outcome_for
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -21,8 +21,12 @@ def _route_path(scope: Scope) -> str:
     return getattr(route, "path", None) or "(unmatched)"
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies larger than ``limit`` bytes, declared or streamed."""
+class InputGuardMiddleware:
+    """Refuses bodies larger than ``limit`` bytes and NUL bytes in the URL or the body.
+
+    Bodies are small JSON documents, so the guard reads each one whole (never more
+    than ``limit`` bytes), checks it, and hands it on unchanged.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -31,36 +35,59 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await _refuse(send, _nul_error())
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
+            await _refuse(send, self._too_large())
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        body, more = b"", True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise PayloadTooLarge(f"The request body is larger than {self.limit} bytes.")
-            return message
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                await _refuse(send, self._too_large())
+                return
+        if b"\x00" in body or b"\\u0000" in body:
+            await _refuse(send, _nul_error())
+            return
+        await self.app(scope, _replay(body, receive), send)
 
-        await self.app(scope, limited, send)
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body is larger than {self.limit} bytes.")
 
-    async def _refuse(self, send: Send) -> None:
-        err = PayloadTooLarge(f"The request body is larger than {self.limit} bytes.")
-        body = json.dumps(err.body()).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+def _nul_error() -> InvalidInput:
+    return InvalidInput(
+        "The request contains a NUL byte, which no field accepts.",
+        code="nul_byte",
+        hint="Remove the NUL character and send it again.",
+    )
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(send: Send, err: MatrxError) -> None:
+    """Answer with a domain error straight from the middleware."""
+    body = json.dumps(err.body()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class AuditMiddleware:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import docker
-from docker.errors import APIError, NotFound
 
 log = logging.getLogger(__name__)
 EVENT_ACTIONS = {"create", "start", "die", "kill", "oom", "restart", "stop", "destroy"}
@@ -110,22 +109,24 @@ class Monitor:
             return list(self._events.get(service, ()))
 
     def ensure_fresh(self, ids: list[str]) -> None:
-        """Sample now when any of these running containers has no recent figures."""
-        now = time.time()
+        """Sample now the running containers that have no figures yet (new, or a cold start).
+
+        Figures that exist but are old are returned as they are, with their sample
+        time: the background loop renews them, and the caller never waits for it.
+        """
         with self._lock:
-            stale = [
-                i for i in ids if now - self._figures.get(i, {}).get("_t", 0) > 3 * self.interval
-            ]
-        if stale:
-            self.sample(stale)
+            missing = [i for i in ids if i not in self._figures]
+        if missing:
+            self.sample(missing)
 
     # --- sampling ---------------------------------------------------------------------
 
     def sample(self, ids: list[str] | None = None) -> None:
         """Take one stats sample of the given (default: all running) containers in parallel."""
+        everything = ids is None
         if ids is None:
             ids = [str(c.id) for c in self.client.containers.list(sparse=True)]
-        results = self._pool.map(self._one_stats, ids)
+        results = list(self._pool.map(self._one_stats, ids))
         now = time.time()
         at = datetime.fromtimestamp(now, UTC).isoformat()
         with self._lock:
@@ -135,12 +136,16 @@ class Monitor:
                 fig = resource_figures(stats, self._raw.get(cid))
                 self._raw[cid] = stats
                 self._figures[cid] = {**fig, "sampled_at": at, "_t": now}
+            if everything:  # forget containers that stopped or were removed
+                for gone in set(self._figures) - set(ids):
+                    self._figures.pop(gone, None)
+                    self._raw.pop(gone, None)
             self.last_sample_at = now
 
     def _one_stats(self, cid: str) -> dict[str, Any] | None:
         try:
             return self.client.api.stats(cid, stream=False, one_shot=True)
-        except (APIError, NotFound):
+        except Exception:  # a container removed mid-sample answers with garbage or 404
             return None
 
     def _stats_loop(self) -> None:

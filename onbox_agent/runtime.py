@@ -60,6 +60,8 @@ def build_runtime(settings: AgentSettings) -> Runtime:
         box=box,
         monitor=Monitor(client, settings.stats_interval),
         specs=specs,
-        services=ServiceManager(client, specs, locks, settings.health_timeout),
+        services=ServiceManager(
+            client, specs, locks, settings.health_timeout, settings.pull_images
+        ),
         locks=locks,
     )

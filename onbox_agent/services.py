@@ -119,8 +119,10 @@ class Executor:
         generation: int,
         deadline_s: float,
         grace_s: int = 10,
+        pull: bool = True,
     ) -> None:
         self.client, self.spec, self.generation = client, spec, generation
+        self.pull = pull
         self.deadline_s, self.grace_s = deadline_s, grace_s
         self.named: dict[str, Container] = {
             str(c.name): c for c in engine.service_containers(client, spec.name)
@@ -152,7 +154,7 @@ class Executor:
         return str(c.name) if c is not None else target
 
     def _ensure_image(self, _: str) -> bool:
-        engine.ensure_image(self.client, self.spec.image)
+        engine.ensure_image(self.client, self.spec.image, self.pull)
         return True
 
     def _create(self, _: str) -> bool:
@@ -208,9 +210,15 @@ class ServiceManager:
     """Registers specs and changes their containers, one change per service at a time."""
 
     def __init__(
-        self, client: docker.DockerClient, repo: SpecRepo, locks: ServiceLocks, deadline_s: float
+        self,
+        client: docker.DockerClient,
+        repo: SpecRepo,
+        locks: ServiceLocks,
+        deadline_s: float,
+        pull: bool = True,
     ) -> None:
         self.client, self.repo, self.locks, self.deadline_s = client, repo, locks, deadline_s
+        self.pull = pull
 
     def _apply(
         self,
@@ -220,7 +228,9 @@ class ServiceManager:
         generation: int = 0,
         grace_s: int = 10,
     ) -> Outcome:
-        ex = Executor(self.client, spec, generation, deadline or self.deadline_s, grace_s)
+        ex = Executor(
+            self.client, spec, generation, deadline or self.deadline_s, grace_s, self.pull
+        )
         try:
             return ex.run(steps)
         except MatrxError:
@@ -315,7 +325,7 @@ class ServiceManager:
 
     def _check_image(self, spec: ServiceSpec) -> None:
         try:
-            engine.ensure_image(self.client, spec.image)
+            engine.ensure_image(self.client, spec.image, self.pull)
         except DockerException as exc:
             raise engine.engine_error(exc) from exc
 

@@ -8,6 +8,8 @@ echo "==> system packages (docker.io, busybox-static, postgresql)"
 scripts/install-packages.sh ca-certificates git docker.io busybox-static postgresql
 scripts/start-docker.sh
 scripts/python-env.sh
+scripts/node-env.sh
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 echo "==> lint: ruff and mypy"
 .venv/bin/ruff check .
 .venv/bin/mypy

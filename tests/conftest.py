@@ -17,6 +17,7 @@ import uvicorn
 
 from matrx_ship.client import AgentClient
 from matrx_ship.settings import AgentSettings
+from onbox_agent.__main__ import server_config
 from onbox_agent.main import create_app
 from tests import engines
 
@@ -76,15 +77,7 @@ class RunningAgent:
         self.settings = settings
         self.app = create_app(settings)
         self.runtime = self.app.state.runtime
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=settings.port,
-            log_level="warning",
-            ws="websockets",
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(server_config(self.app, settings))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -103,6 +96,7 @@ class RunningAgent:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True
         self.thread.join(10)
         self.runtime.store.dispose()
 
@@ -119,6 +113,8 @@ def agent_settings(data_dir: Path, **overrides: Any) -> AgentSettings:
         "stats_interval": 1.0,
         "health_timeout": 30.0,
         "s3_prefix": "testhost",
+        "pull_images": False,
+        "log_level": "WARNING",
     }
     values.update(overrides)
     return AgentSettings(**values)

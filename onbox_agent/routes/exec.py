@@ -151,6 +151,12 @@ async def _control(rt: Runtime, exec_id: str, sock: Any, text: str) -> None:
 async def _finish(ws: WebSocket, rt: Runtime, container: Any, exec_id: str) -> None:
     info = await asyncio.to_thread(rt.docker.api.exec_inspect, exec_id)
     await asyncio.to_thread(container.reload)
+    killed = (info.get("ExitCode") or 0) >= 128
+    for _ in range(20 if killed else 0):  # a signal-killed shell: is the container stopping?
+        if container.status != "running":
+            break
+        await asyncio.sleep(0.25)
+        await asyncio.to_thread(container.reload)
     if container.status != "running":
         reason = f"the container stopped ({container.status})"
     else:

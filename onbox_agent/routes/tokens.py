@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from matrx_ship.crypto import hash_token, new_token
+from matrx_ship.errors import Conflict
 from matrx_ship.models import Scope, TokenInfo
 from onbox_agent.deps import Admin, RuntimeDep, require
 
@@ -46,4 +47,10 @@ def list_tokens(rt: RuntimeDep) -> list[TokenInfo]:
 
 @router.delete("/{token_name}")
 def revoke_token(token_name: str, rt: RuntimeDep) -> TokenInfo:
+    if token_name == "bootstrap-admin":
+        raise Conflict(
+            "The bootstrap admin token comes from MATRX_ADMIN_TOKEN and cannot be revoked here.",
+            hint="Change MATRX_ADMIN_TOKEN and restart the agent to replace it.",
+            code="bootstrap_token",
+        )
     return rt.store.revoke_token(token_name[:64])

@@ -40,7 +40,12 @@ def upgrade() -> None:
     op.create_index("ix_tokens_token_hash", "tokens", ["token_hash"], unique=True)
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("at", TS, nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
