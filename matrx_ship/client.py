@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -222,6 +223,72 @@ class AgentClient:
         """An interactive terminal in the service's container."""
         with self.websocket(f"/v1/services/{name}/exec", shell=shell, cols=cols, rows=rows) as conn:
             yield Terminal(conn)
+
+    # --- releases, deploys, jobs -----------------------------------------------------------
+
+    def build(self, name: str, ref: str | None = None) -> dict[str, Any]:
+        """Start a build of the service's git source (branch head, or ``ref``); returns the job."""
+        return self.request("POST", f"/v1/services/{name}/builds", json=_drop(ref=ref))
+
+    def releases(self, name: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/v1/services/{name}/releases")
+
+    def release(self, release_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/releases/{release_id}")
+
+    def build_log(self, release_id: str) -> str:
+        return self.request("GET", f"/v1/releases/{release_id}/log")
+
+    def pending(self, name: str) -> dict[str, Any]:
+        """Commits between the running release and the head of the source branch."""
+        return self.request("GET", f"/v1/services/{name}/pending")
+
+    def deploy(self, name: str, release_id: str) -> dict[str, Any]:
+        """Start a health-gated deploy of a release; returns the job."""
+        return self.request("POST", f"/v1/services/{name}/deploy", json={"release_id": release_id})
+
+    def rollback(self, name: str, release_id: str | None = None) -> dict[str, Any]:
+        """Deploy the previous (or the given) kept release; returns the job."""
+        return self.request(
+            "POST", f"/v1/services/{name}/rollback", json=_drop(release_id=release_id)
+        )
+
+    def deployments(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.request("GET", "/v1/deployments", params=_drop(**filters))
+
+    def jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        return self.request("GET", "/v1/jobs", params=_drop(**filters))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/v1/jobs/{job_id}")
+
+    def job_events(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Every event of a job from its start, live, until its 'end' event."""
+        with self.websocket(f"/v1/jobs/{job_id}/events") as ws:
+            for message in ws:
+                item = json.loads(message)
+                yield item
+                if item.get("kind") == "end":
+                    return
+
+    def wait_job(self, job_id: str, timeout: float = 300.0) -> dict[str, Any]:
+        """Block until the job ends; returns it (check its ``status``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] not in ("queued", "running"):
+                return job
+            if time.monotonic() > deadline:
+                raise AgentError(
+                    0,
+                    "timeout",
+                    f"The job {job_id} is still {job['status']}.",
+                    "Follow it with GET /v1/jobs/{id} or its events.",
+                )
+            time.sleep(0.2)
+
+    def routes(self) -> dict[str, Any]:
+        return self.request("GET", "/v1/routes")
 
     # --- tokens, audit, host ---------------------------------------------------------------
 

@@ -94,6 +94,16 @@ class RunningAgent:
         engines.wait_for(lambda: self.server.started, 20, "agent")
         return self
 
+    def remove_containers(self) -> None:
+        """Remove the containers of every service this agent knows (not other agents')."""
+        client = self.runtime.docker
+        for spec in self.runtime.specs.list():
+            for c in client.containers.list(
+                all=True, filters={"label": f"matrx.service={spec.name}"}
+            ):
+                with contextlib.suppress(docker.errors.NotFound):
+                    c.remove(force=True)
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.server.force_exit = True
@@ -141,8 +151,8 @@ def agent(
     settings = agent_settings(tmp_path_factory.mktemp("agent"), database_url=postgres.url(name))
     running = RunningAgent(settings).start()
     yield running
+    running.remove_containers()
     running.stop()
-    remove_test_containers(docker_client)
 
 
 @pytest.fixture
