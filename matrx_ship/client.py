@@ -298,6 +298,14 @@ class AgentClient:
         body = _drop(name=name, scope=scope, expires_in_days=expires_in_days)
         return self.request("POST", "/v1/tokens", json=body)
 
+    def whoami(self) -> dict[str, Any]:
+        """The name and scope of this client's token."""
+        return self.request("GET", "/v1/whoami")
+
+    def exec_ticket(self, name: str) -> dict[str, Any]:
+        """A one-use ticket for a browser to open the service's terminal (admin)."""
+        return self.request("POST", f"/v1/services/{name}/exec-ticket")
+
     def tokens(self) -> list[dict[str, Any]]:
         return self.request("GET", "/v1/tokens")
 

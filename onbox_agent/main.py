@@ -71,6 +71,8 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     for module in (health, tokens, audit, services, lifecycle, logs, host):
         app.include_router(module.router)
     app.include_router(health.open_router)
+    app.include_router(tokens.whoami_router)
     app.include_router(logs.ws_router)
+    app.include_router(exec.router)
     app.include_router(exec.ws_router)
     return app

@@ -15,6 +15,7 @@ from matrx_ship.settings import AgentSettings
 from matrx_ship.store import Store
 from onbox_agent.monitor import Monitor
 from onbox_agent.services import ServiceLocks, ServiceManager, SpecRepo
+from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Runtime:
     specs: SpecRepo
     services: ServiceManager
     locks: ServiceLocks = field(default_factory=ServiceLocks)
+    tickets: Tickets = field(default_factory=Tickets)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def audit(self, event: AuditEvent) -> None:

@@ -16,16 +16,25 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Depends, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from matrx_ship.errors import InvalidInput, MatrxError
 from matrx_ship.models import AuditEvent, Outcome, Scope, outcome_for
 from onbox_agent import engine
-from onbox_agent.deps import checked_name, ws_authenticate, ws_deny
+from onbox_agent.deps import (
+    Admin,
+    RuntimeDep,
+    SpecDep,
+    checked_name,
+    require,
+    ws_authenticate,
+    ws_deny,
+)
 from onbox_agent.runtime import Runtime
 
 ws_router = APIRouter(tags=["exec"])
+router = APIRouter(tags=["exec"], dependencies=[Depends(require(Scope.read))])
 SHELLS = {"/bin/sh", "/bin/bash", "/bin/ash", "/bin/zsh", "/usr/bin/bash"}
 
 
@@ -50,13 +59,30 @@ def _audit(
     )
 
 
+@router.post("/v1/services/{name}/exec-ticket", status_code=201)
+def exec_ticket(who: Admin, spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
+    """A one-use ticket (valid for seconds) that opens this service's terminal from a browser."""
+    ticket = rt.tickets.issue(who, spec.name)
+    return {"ticket": ticket, "expires_in": int(rt.tickets.ttl_s), "service": spec.name}
+
+
 @ws_router.websocket("/v1/services/{name}/exec")
 async def exec_terminal(
-    ws: WebSocket, name: str, shell: str = "/bin/sh", cols: int = 80, rows: int = 24
+    ws: WebSocket,
+    name: str,
+    shell: str = "/bin/sh",
+    cols: int = 80,
+    rows: int = 24,
+    ticket: str | None = None,
 ) -> None:
+    """The terminal: authenticate with a bearer token (admin) or a one-use ``ticket``."""
     rt = ws.app.state.runtime
     try:
-        rt, token = await ws_authenticate(ws, Scope.admin)
+        if ticket:
+            token = rt.tickets.redeem(ticket, name)
+            ws.state.actor = token.name
+        else:
+            rt, token = await ws_authenticate(ws, Scope.admin)
         if shell not in SHELLS:
             raise InvalidInput(
                 f"'{shell[:40]}' is not an allowed shell.",

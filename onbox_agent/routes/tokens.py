@@ -11,11 +11,14 @@ from starlette.requests import Request
 from matrx_ship.crypto import hash_token, new_token
 from matrx_ship.errors import Conflict
 from matrx_ship.models import Scope, TokenInfo
-from onbox_agent.deps import Admin, RuntimeDep, require
+from onbox_agent.deps import Admin, Reader, RuntimeDep, require
 
 router = APIRouter(
     prefix="/v1/tokens", tags=["tokens"], dependencies=[Depends(require(Scope.admin))]
 )
+
+
+whoami_router = APIRouter(tags=["tokens"])
 
 
 class NewToken(BaseModel):
@@ -38,6 +41,12 @@ def create_token(body: NewToken, rt: RuntimeDep, who: Admin, request: Request) -
     )
     info = rt.store.add_token(body.name, hash_token(raw), body.scope, who.name, expires)
     return CreatedToken(**info.model_dump(), token=raw)
+
+
+@whoami_router.get("/v1/whoami")
+def whoami(who: Reader) -> TokenInfo:
+    """The token this request carries: its name and scope (what the console may offer)."""
+    return who
 
 
 @router.get("")

@@ -87,3 +87,33 @@ def test_host_shows_engine_disk_memory_networks_and_image_users(
     [row] = [i for i in images["images"] if app_image in i["tags"]]
     assert svc_name in row["used_by"] and row["size_bytes"] > 1_000_000
     assert images["dangling_reclaimable_bytes"] >= 0
+
+
+def test_a_one_use_ticket_opens_the_terminal_without_the_token(
+    admin: AgentClient, agent: RunningAgent, app_image: str, svc_name: str
+) -> None:
+    admin.create_service(app_spec(svc_name, app_image))
+    issued = admin.exec_ticket(svc_name)
+    assert issued["expires_in"] <= 60 and issued["ticket"].startswith("tkt_")
+    anonymous = agent.client(token="")
+    url = f"/v1/services/{svc_name}/exec"
+    with anonymous.websocket(url, ticket=issued["ticket"]) as ws:
+        ws.send(b"echo via-ticket\n")
+        out = ""
+        while "via-ticket\r\n" not in out:
+            out += ws.recv(timeout=10).decode()  # type: ignore[union-attr]
+    with pytest.raises(InvalidStatus) as info, anonymous.websocket(url, ticket=issued["ticket"]):
+        pass
+    assert info.value.response.status_code == 401
+    other = admin.exec_ticket(svc_name)["ticket"]
+    with pytest.raises(InvalidStatus) as info, anonymous.websocket(
+        "/v1/services/t-elsewhere/exec", ticket=other
+    ):
+        pass
+    assert info.value.response.status_code == 401
+
+
+def test_whoami_tells_the_scope(admin: AgentClient, agent: RunningAgent) -> None:
+    assert admin.whoami()["scope"] == "admin"
+    reader = agent.client(admin.create_token("who-reader", "read")["token"])
+    assert reader.whoami() == {**reader.whoami(), "name": "who-reader", "scope": "read"}
