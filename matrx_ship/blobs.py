@@ -30,10 +30,14 @@ class BlobInfo:
     sha256: str
 
 
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class BlobStore(Protocol):
     durable: bool
 
-    def put(self, key: str, stream: IO[bytes]) -> BlobInfo: ...
+    def put(self, key: str, stream: Readable) -> BlobInfo: ...
     def open(self, key: str) -> IO[bytes]: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -44,7 +48,7 @@ class BlobStore(Protocol):
 class _HashingReader:
     """Wraps a stream, counting and hashing what is read through it."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: Readable) -> None:
         self.stream, self.size, self.digest = stream, 0, hashlib.sha256()
 
     def read(self, n: int = -1) -> bytes:
@@ -73,7 +77,7 @@ class LocalBlobStore:
     def _path(self, key: str) -> Path:
         return self.root / _safe_key(key)
 
-    def put(self, key: str, stream: IO[bytes]) -> BlobInfo:
+    def put(self, key: str, stream: Readable) -> BlobInfo:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
@@ -132,7 +136,7 @@ class S3BlobStore:
         key = _safe_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, stream: IO[bytes]) -> BlobInfo:
+    def put(self, key: str, stream: Readable) -> BlobInfo:
         reader = _HashingReader(stream)
         try:
             self.s3.upload_fileobj(

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from matrx_ship.traefik import RouteSpec
+
 _NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?")
 _IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._/-]{0,200}(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?"
@@ -118,6 +120,44 @@ class HealthCheck(Strict):
         ]
 
 
+_REPO = re.compile(
+    r"(?:https://[A-Za-z0-9.-]+(?::\d+)?/[A-Za-z0-9._~/%+-]+"
+    r"|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.-]+(?::\d+)?/[A-Za-z0-9._~/%+-]+"
+    r"|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/%+-]+"
+    r"|/[A-Za-z0-9._~/+-]+)"
+)
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
+_REL_PATH = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}")
+
+
+def _relative(value: str) -> str:
+    if not _REL_PATH.fullmatch(value) or ".." in value.split("/") or value.endswith(".lock"):
+        raise ValueError(f"'{value[:80]}' must be a plain path inside the repository")
+    return value
+
+
+class GitSource(Strict):
+    """Where a service's releases are built from."""
+
+    repo: str = Field(description="https://, ssh://, git@host:path, or an absolute local path")
+    branch: str = "main"
+    dockerfile: Annotated[str, AfterValidator(_relative)] = "Dockerfile"
+    context: Annotated[str, AfterValidator(_relative)] = "."
+    build_args: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> GitSource:
+        if not _REPO.fullmatch(self.repo):
+            raise ValueError("repo must be an https://, ssh:// or git@host:path URL, or an "
+                             "absolute path")
+        if not _BRANCH.fullmatch(self.branch) or ".." in self.branch:
+            raise ValueError(f"'{self.branch[:80]}' is not a valid branch name")
+        for key, value in self.build_args.items():
+            if not _ENV_KEY.fullmatch(key) or len(value) > 4096 or "\x00" in value:
+                raise ValueError(f"build arg {key[:80]!r} has an invalid name or value")
+        return self
+
+
 class ServiceSpec(Strict):
     """What the agent runs for one service."""
 
@@ -134,6 +174,8 @@ class ServiceSpec(Strict):
     memory_mb: int | None = Field(None, ge=6, le=1_048_576)
     health: HealthCheck | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    source: GitSource | None = Field(None, description="Build releases from this git source.")
+    routes: list[RouteSpec] = Field(default_factory=list, max_length=32)
 
     @model_validator(mode="after")
     def _check_maps(self) -> ServiceSpec:

@@ -108,6 +108,28 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_PULL_IMAGES",
         description="Pull an image that is not on the host (false: only local images).",
     )
+    keep_releases: int = Field(
+        5,
+        ge=1,
+        le=100,
+        validation_alias="MATRX_KEEP_RELEASES",
+        description="Images of the last K releases per service kept on the host (all archived).",
+    )
+    traefik_dynamic_dir: Path | None = Field(
+        None,
+        validation_alias="MATRX_TRAEFIK_DYNAMIC_DIR",
+        description="Traefik's watched folder for route files (default: DATA_DIR/traefik).",
+    )
+    traefik_api_url: str | None = Field(
+        None,
+        validation_alias="MATRX_TRAEFIK_API_URL",
+        description="Traefik's API (internal entrypoint): loaded routers vs the specs.",
+    )
+    traefik_entrypoint_url: str | None = Field(
+        None,
+        validation_alias="MATRX_TRAEFIK_ENTRYPOINT_URL",
+        description="Where route checks send their requests (e.g. https://127.0.0.1:443).",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")
@@ -128,6 +150,11 @@ class AgentSettings(BaseSettings):
         if self.database_url is not None:
             return normalize_pg_url(self.database_url.get_secret_value())
         return f"sqlite:///{self.data_dir / 'state.db'}"
+
+    @property
+    def routes_dir(self) -> Path:
+        """Where the agent writes Traefik's per-service route files."""
+        return self.traefik_dynamic_dir or self.data_dir / "traefik"
 
     @property
     def embedded(self) -> list[str]:

@@ -6,6 +6,7 @@ name; containers without that label are never touched, only listed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -28,6 +29,7 @@ KIND = "matrx.kind"
 GENERATION = "matrx.generation"
 SPEC_HASH = "matrx.spec_hash"
 RELEASE = "matrx.release"
+DEPLOYMENT = "matrx.deployment"
 NS = 1_000_000_000
 
 
@@ -36,14 +38,18 @@ def spec_hash(spec: ServiceSpec) -> str:
     return hashlib.sha256(json.dumps(spec.masked(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def container_name(spec: ServiceSpec, generation: int) -> str:
-    """The versioned container name: ``<service>--g<generation>-<random>``."""
-    return f"{spec.name}--g{generation}-{secrets.token_hex(2)}"
+def container_name(spec: ServiceSpec, generation: int, release: str = "") -> str:
+    """The versioned name: ``<service>--<release>-<rand>``, or ``--g<generation>-<rand>``."""
+    version = release.removeprefix("rel_")[:12] if release else f"g{generation}"
+    return f"{spec.name}--{version}-{secrets.token_hex(2)}"
 
 
-def labels_for(spec: ServiceSpec, generation: int, release: str = "") -> dict[str, str]:
+def labels_for(
+    spec: ServiceSpec, generation: int, release: str = "", deployment: str = ""
+) -> dict[str, str]:
     """The user's labels plus the agent's own."""
     return {
+        DEPLOYMENT: deployment,
         **spec.labels,
         MANAGED: "true",
         SERVICE: spec.name,
@@ -65,14 +71,23 @@ def _healthcheck(h: HealthCheck) -> dict[str, Any]:
 
 
 def create_kwargs(
-    client: docker.DockerClient, spec: ServiceSpec, generation: int, release: str = ""
+    client: docker.DockerClient,
+    spec: ServiceSpec,
+    generation: int,
+    release: str = "",
+    image: str | None = None,
+    deployment: str = "",
 ) -> dict[str, Any]:
-    """The docker-py ``containers.create`` arguments for a spec (plain env values)."""
+    """The docker-py ``containers.create`` arguments for a spec (plain env values).
+
+    The container joins its networks without the service alias: it gets the alias
+    (and so traffic) only once healthy, in the ``attach`` step.
+    """
     kw: dict[str, Any] = {
-        "image": spec.image,
+        "image": image or spec.image,
         "command": spec.command,
-        "name": container_name(spec, generation),
-        "labels": labels_for(spec, generation, release),
+        "name": container_name(spec, generation, release),
+        "labels": labels_for(spec, generation, release, deployment),
         "environment": dict(spec.env),
         "init": True,
         "detach": True,
@@ -91,9 +106,7 @@ def create_kwargs(
     if spec.health:
         kw["healthcheck"] = _healthcheck(spec.health)
     if spec.networks:
-        first = spec.networks[0]
-        kw["network"] = first
-        kw["networking_config"] = {first: client.api.create_endpoint_config(aliases=[spec.name])}
+        kw["network"] = spec.networks[0]
     return kw
 
 
@@ -127,14 +140,37 @@ def ensure_networks(client: docker.DockerClient, names: list[str]) -> None:
 
 
 def create_container(
-    client: docker.DockerClient, spec: ServiceSpec, generation: int, release: str = ""
+    client: docker.DockerClient,
+    spec: ServiceSpec,
+    generation: int,
+    release: str = "",
+    image: str | None = None,
+    deployment: str = "",
 ) -> Container:
-    """Create (not start) the container for a spec, attached to all its networks."""
+    """Create (not start) the container for a spec, on all its networks but without the alias."""
     ensure_networks(client, spec.networks)
-    container = client.containers.create(**create_kwargs(client, spec, generation, release))
+    kwargs = create_kwargs(client, spec, generation, release, image, deployment)
+    container = client.containers.create(**kwargs)
     for extra in spec.networks[1:]:
-        client.networks.get(extra).connect(container, aliases=[spec.name])
+        client.networks.get(extra).connect(container)
     return container
+
+
+def attach(client: docker.DockerClient, container: Container, spec: ServiceSpec) -> None:
+    """Give the container the service's alias on each of its networks: it now gets traffic."""
+    for net in spec.networks:
+        network = client.networks.get(net)
+        with contextlib.suppress(APIError, DockerNotFound):
+            network.disconnect(container)
+        network.connect(container, aliases=[spec.name])
+
+
+def detach(client: docker.DockerClient, container: Container) -> None:
+    """Take the container off every network: it gets no new traffic."""
+    container.reload()
+    for net in (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}:
+        with contextlib.suppress(APIError, DockerNotFound):
+            client.networks.get(net).disconnect(container)
 
 
 def service_containers(client: docker.DockerClient, name: str) -> list[Container]:

@@ -12,9 +12,20 @@ from prometheus_client.registry import Collector
 
 from matrx_ship import __version__
 from matrx_ship.settings import AgentSettings
-from onbox_agent import errors
+from onbox_agent import deploys, errors
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
-from onbox_agent.routes import audit, exec, health, host, lifecycle, logs, services, tokens
+from onbox_agent.routes import (
+    audit,
+    exec,
+    health,
+    host,
+    jobs,
+    lifecycle,
+    logs,
+    releases,
+    services,
+    tokens,
+)
 from onbox_agent.runtime import Runtime, build_runtime
 
 
@@ -50,6 +61,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        deploys.reconcile(rt)
         rt.monitor.start()
         yield
         rt.monitor.stop()
@@ -68,11 +80,12 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
     app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
-    for module in (health, tokens, audit, services, lifecycle, logs, host):
+    for module in (health, tokens, audit, services, lifecycle, logs, host, releases, jobs):
         app.include_router(module.router)
     app.include_router(health.open_router)
     app.include_router(tokens.whoami_router)
     app.include_router(logs.ws_router)
     app.include_router(exec.router)
     app.include_router(exec.ws_router)
+    app.include_router(jobs.ws_router)
     return app

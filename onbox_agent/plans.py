@@ -1,9 +1,11 @@
-"""Pure plans for lifecycle changes: what to do, as a list of steps, before doing it.
+"""Pure plans for lifecycle changes and deploys: what to do, as steps, before doing it.
 
-``plan_replace`` is the health-gated swap used by create, update and force-recreate:
-the candidate starts beside the running container and only replaces it once
-healthy. When the spec publishes host ports the two cannot run side by side, so
-the old one is stopped first and started again if the candidate fails.
+The swap behind create, update, force-recreate and deploy: the candidate starts
+beside the running container, without the service's network alias; once healthy it
+gets the alias (``attach``), the old one loses it (``detach``), drains, and stops.
+When the spec publishes host ports the two cannot run side by side, so the old one
+is stopped first and started again if the candidate fails. A deploy keeps the old
+container stopped for a fast rollback (``standby``) and retires older ones.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal[
-    "ensure_image", "create", "start", "wait_healthy", "detach", "stop", "remove", "restart"
+    "ensure_image",
+    "create",
+    "reuse",
+    "start",
+    "wait_healthy",
+    "attach",
+    "detach",
+    "stop",
+    "remove",
+    "retire",
+    "restart",
 ]
 
 
@@ -28,36 +40,61 @@ class ContainerRef:
     running: bool
 
 
+CANDIDATE_UP = [
+    Step("start", "candidate"),
+    Step("wait_healthy", "candidate"),
+    Step("attach", "candidate"),
+]
+
+
+def _swap(running: list[ContainerRef], host_ports: bool, target: list[Step]) -> list[Step]:
+    if host_ports:
+        return [Step("stop", c.name) for c in running] + target + CANDIDATE_UP
+    return (
+        target
+        + CANDIDATE_UP
+        + [Step("detach", c.name) for c in running]
+        + [Step("stop", c.name) for c in running]
+    )
+
+
 def plan_replace(current: list[ContainerRef], host_ports: bool) -> list[Step]:
-    """Steps that put a new container from the spec live, health-gated."""
+    """Steps that put a new container from the spec live, health-gated; old ones removed."""
     running = [c for c in current if c.running]
     stopped = [c for c in current if not c.running]
-    steps = [Step("ensure_image", "candidate")]
-    if host_ports:
-        steps += [Step("stop", c.name) for c in running]
-        steps += [Step("create", "candidate"), Step("start", "candidate")]
-        steps += [Step("wait_healthy", "candidate")]
-    else:
-        steps += [Step("create", "candidate"), Step("start", "candidate")]
-        steps += [Step("wait_healthy", "candidate")]
-        steps += [Step("detach", c.name) for c in running]
-        steps += [Step("stop", c.name) for c in running]
-    steps += [Step("remove", c.name) for c in running + stopped]
-    return steps
+    target = [Step("ensure_image", "candidate"), Step("create", "candidate")]
+    steps = _swap(running, host_ports, target)
+    return steps + [Step("remove", c.name) for c in running + stopped]
+
+
+def plan_deploy(current: list[ContainerRef], standby: str | None, host_ports: bool) -> list[Step]:
+    """Steps that put a release live; the old container is kept stopped, older ones retired.
+
+    ``standby`` names a stopped container of the target release to start again
+    instead of creating one (the fast rollback).
+    """
+    running = [c for c in current if c.running]
+    target = (
+        [Step("reuse", standby)]
+        if standby
+        else [Step("ensure_image", "candidate"), Step("create", "candidate")]
+    )
+    steps = _swap(running, host_ports, target)
+    others = [c for c in current if not c.running and c.name != standby]
+    return steps + [Step("retire", c.name) for c in others]
 
 
 def plan_start(current: ContainerRef | None) -> list[Step]:
     """Start a stopped container and wait for it; nothing when it already runs."""
     if current is None:
-        return [
-            Step("ensure_image", "candidate"),
-            Step("create", "candidate"),
-            Step("start", "candidate"),
-            Step("wait_healthy", "candidate"),
-        ]
+        return [Step("ensure_image", "candidate"), Step("create", "candidate"), *CANDIDATE_UP]
     if current.running:
         return []
-    return [Step("start", current.name), Step("wait_healthy", current.name)]
+    return [
+        Step("start", current.name),
+        Step("wait_healthy", current.name),
+        Step("attach", current.name),
+    ]
 
 
 def plan_stop(current: ContainerRef | None) -> list[Step]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,6 +77,14 @@ class ServiceLocks:
 
     @contextmanager
     def hold(self, name: str, actor: str, action: str) -> Iterator[None]:
+        self.acquire(name, actor, action)
+        try:
+            yield
+        finally:
+            self.release(name)
+
+    def acquire(self, name: str, actor: str, action: str) -> None:
+        """Take the service's lock, or raise ServiceBusy naming who holds it."""
         with self._guard:
             holder = self._held.get(name)
             if holder is not None:
@@ -90,11 +98,10 @@ class ServiceLocks:
                     },
                 )
             self._held[name] = Holder(actor, action, datetime.now(UTC))
-        try:
-            yield
-        finally:
-            with self._guard:
-                self._held.pop(name, None)
+
+    def release(self, name: str) -> None:
+        with self._guard:
+            self._held.pop(name, None)
 
     def holders(self) -> dict[str, Holder]:
         with self._guard:
@@ -109,6 +116,19 @@ class Outcome:
     container: str | None = None
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a new container runs: the spec's image, or a release's image."""
+
+    image: str | None = None
+    release: str = ""
+    deployment: str = ""
+
+
+Retire = Callable[[Container], None]
+StepHook = Callable[[dict[str, Any]], None]
+
+
 class Executor:
     """Applies a plan's steps with docker-py and records each one."""
 
@@ -118,16 +138,23 @@ class Executor:
         spec: ServiceSpec,
         generation: int,
         deadline_s: float,
+        *,
         grace_s: int = 10,
         pull: bool = True,
+        target: Target = Target(),
+        retire: Retire | None = None,
+        on_step: StepHook | None = None,
     ) -> None:
         self.client, self.spec, self.generation = client, spec, generation
-        self.pull = pull
-        self.deadline_s, self.grace_s = deadline_s, grace_s
+        self.deadline_s, self.grace_s, self.pull, self.target = deadline_s, grace_s, pull, target
+        self.retire_fn = retire or (lambda c: engine.remove_quietly(c, grace_s))
+        self.on_step = on_step
         self.named: dict[str, Container] = {
             str(c.name): c for c in engine.service_containers(client, spec.name)
         }
         self.stopped: list[Container] = []
+        self.detached: list[Container] = []
+        self.reused = False
         self.outcome = Outcome(ok=True)
 
     def run(self, steps: list[plans.Step]) -> Outcome:
@@ -135,16 +162,17 @@ class Executor:
         for step in steps:
             started = time.monotonic()
             ok = getattr(self, f"_{step.action}")(step.target)
-            self.outcome.steps.append(
-                {
-                    "action": step.action,
-                    "target": self._label(step.target),
-                    "seconds": round(time.monotonic() - started, 3),
-                    "ok": ok,
-                }
-            )
+            record = {
+                "action": step.action,
+                "target": self._label(step.target),
+                "seconds": round(time.monotonic() - started, 3),
+                "ok": ok,
+            }
+            self.outcome.steps.append(record)
+            if self.on_step is not None:
+                self.on_step(record)
             if not ok:
-                self._undo()
+                self.undo()
                 self.outcome.ok = False
                 break
         return self.outcome
@@ -154,12 +182,24 @@ class Executor:
         return str(c.name) if c is not None else target
 
     def _ensure_image(self, _: str) -> bool:
-        engine.ensure_image(self.client, self.spec.image, self.pull)
+        engine.ensure_image(self.client, self.target.image or self.spec.image, self.pull)
         return True
 
     def _create(self, _: str) -> bool:
-        self.named["candidate"] = engine.create_container(self.client, self.spec, self.generation)
+        self.named["candidate"] = engine.create_container(
+            self.client,
+            self.spec,
+            self.generation,
+            self.target.release,
+            self.target.image,
+            self.target.deployment,
+        )
         self.outcome.container = self.named["candidate"].name
+        return True
+
+    def _reuse(self, target: str) -> bool:
+        self.named["candidate"] = self.named[target]
+        self.reused = True
         return True
 
     def _start(self, target: str) -> bool:
@@ -172,11 +212,13 @@ class Executor:
         self.outcome.health = result
         return result.healthy
 
+    def _attach(self, target: str) -> bool:
+        engine.attach(self.client, self.named[target], self.spec)
+        return True
+
     def _detach(self, target: str) -> bool:
-        c = self.named[target]
-        for net in (c.attrs.get("NetworkSettings") or {}).get("Networks") or {}:
-            with contextlib.suppress(APIError, DockerNotFound):
-                self.client.networks.get(net).disconnect(c)
+        engine.detach(self.client, self.named[target])
+        self.detached.append(self.named[target])
         time.sleep(0.5)  # let connections to the old address drain
         return True
 
@@ -186,20 +228,31 @@ class Executor:
         return True
 
     def _remove(self, target: str) -> bool:
-        engine.remove_quietly(self.named[target], self.grace_s)
+        self.retire_fn(self.named[target])
         return True
+
+    _retire = _remove
 
     def _restart(self, target: str) -> bool:
         self.named[target].restart(timeout=self.grace_s)
         return True
 
-    def _undo(self) -> None:
+    def undo(self) -> None:
+        """Put back what this change took away: the old container serves again."""
         candidate = self.named.get("candidate")
         if candidate is not None:
-            engine.remove_quietly(candidate, 1)
+            with contextlib.suppress(APIError, DockerNotFound):
+                if self.reused:
+                    engine.detach(self.client, candidate)
+                    candidate.stop(timeout=1)
+                else:
+                    self.retire_fn(candidate)
         for c in self.stopped:
             with contextlib.suppress(APIError, DockerNotFound):
                 c.start()
+        for c in self.detached + self.stopped:
+            with contextlib.suppress(APIError, DockerNotFound):
+                engine.attach(self.client, c, self.spec)
 
 
 def _ref(c: Container) -> plans.ContainerRef:
@@ -216,9 +269,14 @@ class ServiceManager:
         locks: ServiceLocks,
         deadline_s: float,
         pull: bool = True,
+        retire: Retire | None = None,
+        live_target: Callable[[str], Target] | None = None,
     ) -> None:
         self.client, self.repo, self.locks, self.deadline_s = client, repo, locks, deadline_s
-        self.pull = pull
+        self.pull, self.retire = pull, retire
+        self.live_target = live_target or (lambda _name: Target())
+        self.on_routes: Callable[[ServiceSpec], object] = lambda _spec: None
+        self.on_routes_removed: Callable[[str], object] = lambda _name: None
 
     def _apply(
         self,
@@ -227,17 +285,27 @@ class ServiceManager:
         deadline: float | None,
         generation: int = 0,
         grace_s: int = 10,
+        target: Target = Target(),
+        on_step: StepHook | None = None,
     ) -> Outcome:
         ex = Executor(
-            self.client, spec, generation, deadline or self.deadline_s, grace_s, self.pull
+            self.client,
+            spec,
+            generation,
+            deadline or self.deadline_s,
+            grace_s=grace_s,
+            pull=self.pull,
+            target=target,
+            retire=self.retire,
+            on_step=on_step,
         )
         try:
             return ex.run(steps)
         except MatrxError:
-            ex._undo()
+            ex.undo()
             raise
         except DockerException as exc:
-            ex._undo()
+            ex.undo()
             raise engine.engine_error(exc) from exc
 
     def create(self, spec: ServiceSpec, actor: str, deadline: float | None = None) -> Outcome:
@@ -252,6 +320,8 @@ class ServiceManager:
                 raise
             if not outcome.ok:
                 self.repo.delete(spec.name)
+            else:
+                self.on_routes(spec)
             return outcome
 
     def update(self, spec: ServiceSpec, actor: str, deadline: float | None = None) -> Outcome:
@@ -260,24 +330,29 @@ class ServiceManager:
             old = self.repo.get(spec.name)
             self._check_image(spec)
             generation = self.repo.update(spec)
-            outcome = self._replace(spec, deadline, generation)
+            # a new image in the spec wins over the live release; otherwise the release stays
+            target = Target() if old.image != spec.image else None
+            outcome = self._replace(spec, deadline, generation, target)
             if not outcome.ok:
                 self.repo.update(old)
+            else:
+                self.on_routes(spec)
             return outcome
 
     def delete(self, name: str, actor: str) -> list[str]:
-        """Stop and remove the service's containers and forget its spec (volumes are kept)."""
+        """Stop and remove the service's containers (logs archived) and forget its spec."""
         with self.locks.hold(name, actor, "delete"):
             self.repo.get(name)
             removed = []
             for c in engine.service_containers(self.client, name):
-                engine.remove_quietly(c, 10)
+                (self.retire or (lambda x: engine.remove_quietly(x, 10)))(c)
                 removed.append(str(c.name))
             self.repo.delete(name)
+            self.on_routes_removed(name)
             return removed
 
     def recreate(self, name: str, actor: str, deadline: float | None = None) -> Outcome:
-        """Force-recreate from the stored spec through the health gate."""
+        """Force-recreate from the stored spec (and the live release) through the health gate."""
         with self.locks.hold(name, actor, "recreate"):
             spec = self.repo.get(name)
             return self._replace(spec, deadline, self._generation(name) + 1)
@@ -287,7 +362,9 @@ class ServiceManager:
             spec = self.repo.get(name)
             current = self._current(name)
             steps = plans.plan_start(_ref(current) if current else None)
-            return self._apply(spec, steps, deadline, self._generation(name) + 1)
+            return self._apply(
+                spec, steps, deadline, self._generation(name) + 1, target=self.live_target(name)
+            )
 
     def stop(self, name: str, actor: str, grace_s: int = 10) -> Outcome:
         with self.locks.hold(name, actor, "stop"):
@@ -308,10 +385,39 @@ class ServiceManager:
                 )
             return self._apply(spec, plans.plan_restart(_ref(current)), deadline)
 
-    def _replace(self, spec: ServiceSpec, deadline: float | None, generation: int) -> Outcome:
+    def deploy(
+        self,
+        spec: ServiceSpec,
+        target: Target,
+        deadline: float | None,
+        on_step: StepHook | None = None,
+    ) -> Outcome:
+        """Put a release live (the caller holds the service's lock); old container kept stopped."""
+        current = engine.service_containers(self.client, spec.name)
+        standby = next(
+            (
+                str(c.name)
+                for c in current
+                if c.status != "running" and c.labels.get(engine.RELEASE) == target.release
+            ),
+            None,
+        )
+        steps = plans.plan_deploy([_ref(c) for c in current], standby, _host_ports(spec))
+        return self._apply(
+            spec, steps, deadline, self._generation(spec.name) + 1, target=target, on_step=on_step
+        )
+
+    def _replace(
+        self,
+        spec: ServiceSpec,
+        deadline: float | None,
+        generation: int,
+        target: Target | None = None,
+    ) -> Outcome:
         current = engine.service_containers(self.client, spec.name)
         steps = plans.plan_replace([_ref(c) for c in current], _host_ports(spec))
-        return self._apply(spec, steps, deadline, generation)
+        target = target if target is not None else self.live_target(spec.name)
+        return self._apply(spec, steps, deadline, generation, target=target)
 
     def _current(self, name: str) -> Container | None:
         found = engine.service_containers(self.client, name)

@@ -185,3 +185,41 @@ def app_spec(name: str, image: str, **overrides: Any) -> dict[str, Any]:
     }
     spec.update(overrides)
     return spec
+
+
+class GitApp:
+    """A local git repository whose Dockerfile builds the busybox test app at a version."""
+
+    def __init__(self, path: Path, base_image: str) -> None:
+        self.path, self.base = path, base_image
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "dev@example.com")
+        self.git("config", "user.name", "Dev Person")
+
+    def git(self, *args: str) -> str:
+        import subprocess
+
+        return subprocess.run(["git", "-C", str(self.path), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def commit(self, version: str, message: str | None = None, dockerfile: str | None = None,
+               env: str = "") -> str:
+        """Commit a Dockerfile for ``version``; returns the full sha."""
+        text = dockerfile or f"FROM {self.base}\nENV APP_VERSION={version}\n{env}\n"
+        (self.path / "Dockerfile").write_text(text)
+        (self.path / "VERSION").write_text(version + "\n")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message or f"release {version}")
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_app(tmp_path: Path, app_image: str) -> GitApp:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    return GitApp(repo, app_image)
+
+
+def source_spec(name: str, image: str, repo: Path, **overrides: Any) -> dict[str, Any]:
+    """The test app's spec with a git source."""
+    return app_spec(name, image, source={"repo": str(repo), "branch": "main"}, **overrides)

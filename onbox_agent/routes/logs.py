@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, WebSocket
@@ -15,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from matrx_ship.errors import MatrxError, NotFound
 from matrx_ship.models import Scope
 from onbox_agent import engine
+from onbox_agent.archive import read_archived
 from onbox_agent.deps import (
     RuntimeDep,
     SpecDep,
@@ -32,6 +34,7 @@ ws_router = APIRouter(tags=["logs"])
 log = logging.getLogger(__name__)
 
 Stream = Literal["all", "stdout", "stderr"]
+TS_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def _streams(stream: Stream) -> list[str]:
@@ -63,14 +66,52 @@ def get_logs(
     ignore_case: bool = False,
     container: str | None = Query(None, max_length=80, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"),
     format: Literal["json", "text"] = "json",
+    history: bool = Query(False, description="Also search the logs of removed containers."),
 ) -> dict[str, Any] | PlainTextResponse:
-    """The last ``tail`` lines that match, oldest first, merged across stdout and stderr."""
+    """The last ``tail`` lines that match, oldest first, merged across stdout and stderr.
+
+    With ``history`` the archived logs of the service's removed containers (kept in the
+    blob store at every redeploy) are searched too, each line naming its container.
+    """
     keep = LogFilter(q, regex, ignore_case).compile()
-    target = _pick(rt, spec.name, container)
-    lines = read_logs(target, _streams(stream), tail, since, until, keep)
+    archived = _archived(rt, spec.name, _streams(stream), since, until, keep) if history else []
+    try:
+        target = _pick(rt, spec.name, container)
+    except NotFound:
+        if not archived:
+            raise
+        target = None
+    live = read_logs(target, _streams(stream), tail, since, until, keep) if target else []
+    name = str(target.name) if target else None
+    lines = list(
+        heapq.merge(archived, [{**r, "container": name} for r in live], key=lambda r: r["ts"])
+    )[-tail:]
     if format == "text":
         return PlainTextResponse("".join(f"{r['ts']} {r['stream']} {r['text']}\n" for r in lines))
-    return {"service": spec.name, "container": target.name, "lines": lines}
+    return {"service": spec.name, "container": name, "lines": lines}
+
+
+def _archived(
+    rt: Any,
+    service: str,
+    streams: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    keep: Any,
+) -> list[dict[str, Any]]:
+    """Matching lines from the service's archived container logs, in time order."""
+    lo = since.astimezone(UTC).strftime(TS_FMT) if since else ""
+    hi = until.astimezone(UTC).strftime(TS_FMT) if until else "~"
+    out: list[dict[str, Any]] = []
+    for row in rt.records.log_archives(service):
+        if (row["last_at"] or "") < lo or (row["first_at"] or "") > hi:
+            continue
+        out += [
+            {**r, "container": row["container"]}
+            for r in read_archived(rt.blobs, row["key"])
+            if r["stream"] in streams and lo <= r["ts"] <= hi and keep(r["text"])
+        ]
+    return sorted(out, key=lambda r: r["ts"])
 
 
 @ws_router.websocket("/v1/services/{name}/logs/follow")

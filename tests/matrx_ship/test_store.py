@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
 from matrx_ship.crypto import hash_token
 from matrx_ship.errors import Conflict, NotFound
 from matrx_ship.models import AuditEvent, Scope
 from matrx_ship.store import AuditQuery, Store
+from matrx_ship.store.store import MIGRATIONS
 
 
 @pytest.fixture
@@ -39,7 +43,11 @@ def test_migrations_are_idempotent_and_create_the_tables(store: Store) -> None:
     store.migrate()
     with store.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert version == ScriptDirectory.from_config(cfg).get_current_head()
+    tables = set(sa_inspect(store.engine).get_table_names())
+    assert {"services", "tokens", "audit_events", "releases", "jobs", "deployments"} <= tables
     assert store.list_services() == []
 
 

@@ -13,7 +13,8 @@ from matrx_ship.client import AgentClient, AgentError
 from tests.conftest import RunningAgent
 
 OPEN = {("GET", "/healthz")}
-PARAMS = {"name": "t-nobody", "token_name": "nobody"}
+PARAMS = {"name": "t-nobody", "token_name": "nobody", "release_id": "rel_000000000000",
+          "job_id": "job_0000000000000000"}
 
 
 def routes(agent: RunningAgent) -> list[tuple[str, str, str]]:

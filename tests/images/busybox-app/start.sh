@@ -1,8 +1,9 @@
 #!/bin/sh
-# Serves the test app; see the Dockerfile for the knobs.
+# Serves the test app; see the Dockerfile for the knobs (START_DELAY: seconds before healthy).
 [ -n "$FAIL_START" ] && { echo "failing on purpose" >&2; exit 3; }
 echo "version ${APP_VERSION:-1}" > /www/index.html
-[ -z "$UNHEALTHY" ] && echo ok > /www/healthz
+[ -n "$START_DELAY" ] && ( sleep "$START_DELAY"; [ -z "$UNHEALTHY" ] && echo ok > /www/healthz ) &
+[ -z "$UNHEALTHY" ] && [ -z "$START_DELAY" ] && echo ok > /www/healthz
 echo "app starting version=${APP_VERSION:-1}"
 echo "app stderr hello" >&2
 if [ -n "$LOG_EVERY" ]; then
