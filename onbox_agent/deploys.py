@@ -96,11 +96,7 @@ def run(
     """The deploy job: image present, health-gated swap, history, retention."""
     current = live_release(rt, spec.name)
     dep_id = "dep_" + secrets.token_hex(8)
-    live = [
-        str(c.name)
-        for c in engine.service_containers(rt.docker, spec.name)
-        if c.status == "running"
-    ]
+    live = [name for name, _ in engine.running_names_and_labels(rt.docker, spec.name)]
     evidence: dict[str, Any] = {"live_before": live, "steps": []}
     rt.records.add_deployment(
         id=dep_id,
@@ -115,8 +111,8 @@ def run(
     started = time.monotonic()
 
     def on_step(record: dict[str, Any]) -> None:
+        # the row gets the steps when the deploy ends; a crash is recovered by container labels
         evidence["steps"].append(record)
-        rt.records.update_deployment(dep_id, evidence=evidence)
         ctx.step(f"{record['action']} {record['target']}")
 
     try:

@@ -158,10 +158,15 @@ def create_container(
 
 def attach(client: docker.DockerClient, container: Container, spec: ServiceSpec) -> None:
     """Give the container the service's alias on each of its networks: it now gets traffic."""
+    container.reload()
+    joined = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
     for net in spec.networks:
+        if spec.name in ((joined.get(net) or {}).get("Aliases") or []):
+            continue
         network = client.networks.get(net)
-        with contextlib.suppress(APIError, DockerNotFound):
-            network.disconnect(container)
+        if net in joined:
+            with contextlib.suppress(APIError, DockerNotFound):
+                network.disconnect(container)
         network.connect(container, aliases=[spec.name])
 
 
@@ -179,6 +184,16 @@ def service_containers(client: docker.DockerClient, name: str) -> list[Container
         all=True, filters={"label": [f"{MANAGED}=true", f"{SERVICE}={name}"]}
     )
     return sorted(found, key=lambda c: c.attrs.get("Created", ""), reverse=True)
+
+
+def running_names_and_labels(
+    client: docker.DockerClient, name: str
+) -> list[tuple[str, dict[str, str]]]:
+    """(name, labels) of the service's running containers, from one cheap list call."""
+    found = client.containers.list(
+        sparse=True, filters={"label": [f"{MANAGED}=true", f"{SERVICE}={name}"]}
+    )
+    return [(c.attrs["Names"][0].lstrip("/"), c.attrs.get("Labels") or {}) for c in found]
 
 
 def current_container(client: docker.DockerClient, name: str) -> Container:
@@ -242,7 +257,7 @@ def wait_healthy(
         if elapsed > deadline_s:
             msg = f"not healthy after {deadline_s:.0f} s (last check: {reason})"
             return HealthResult(False, msg, elapsed, _evidence(container))
-        sleep(0.25)
+        sleep(0.05 if elapsed < 3 else 0.25)  # most services are up within seconds
 
 
 def _evidence(container: Container) -> dict[str, Any]:

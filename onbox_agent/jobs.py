@@ -35,8 +35,8 @@ class JobContext:
 
     def step(self, name: str, percent: int | None = None) -> None:
         """A new step (shown to people as the job's current state)."""
-        self.runner.records.update_job(self.job_id, step=name[:200], percent=percent)
         self.runner.emit(self.job_id, "step", {"step": name, "percent": percent})
+        self.runner.records.update_job(self.job_id, step=name[:200], percent=percent)
 
     def log(self, line: str) -> None:
         """One line of the job's log."""

@@ -153,6 +153,8 @@ class Monitor:
             try:
                 self.sample()
             except Exception:  # the loop must survive an engine restart
+                if self._stop.is_set():
+                    return
                 log.exception("stats sample failed")
             self._stop.wait(self.interval)
 

@@ -231,8 +231,8 @@ def pending(rt: Runtime, spec: ServiceSpec) -> dict[str, Any]:
 
 def live_release(rt: Runtime, service: str) -> dict[str, Any] | None:
     """The release the running container came from, if any."""
-    found = [c for c in engine.service_containers(rt.docker, service) if c.status == "running"]
-    release_id = found[0].labels.get(engine.RELEASE) if found else None
+    found = engine.running_names_and_labels(rt.docker, service)
+    release_id = found[0][1].get(engine.RELEASE) if found else None
     if not release_id:
         return None
     try:

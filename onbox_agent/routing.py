@@ -15,10 +15,12 @@ from matrx_ship.traefik import RouteSpec, route_request_target, write_service_co
 
 def write_routes(settings: AgentSettings, spec: ServiceSpec) -> bool:
     """Write (or remove) the service's route file; True when the file changed."""
+    settings.routes_dir.mkdir(parents=True, exist_ok=True)
     return write_service_config(settings.routes_dir, spec.name, list(spec.routes))
 
 
 def remove_routes(settings: AgentSettings, name: str) -> bool:
+    settings.routes_dir.mkdir(parents=True, exist_ok=True)
     return write_service_config(settings.routes_dir, name, [])
 
 
@@ -34,7 +36,10 @@ def loaded_routers(api_url: str) -> dict[str, dict[str, Any]]:
 
 
 def check_route(entrypoint: str, route: RouteSpec) -> dict[str, Any]:
-    """A real request through the entrypoint with the route's Host header."""
+    """A real request through the entrypoint with the route's Host header.
+
+    A 404 counts as failed: it is what Traefik answers when no router matches.
+    """
     host, path = route_request_target(route)
     started = time.perf_counter()
     try:
@@ -46,7 +51,7 @@ def check_route(entrypoint: str, route: RouteSpec) -> dict[str, Any]:
             follow_redirects=False,
         )
         return {
-            "ok": r.status_code < 500,
+            "ok": r.status_code < 500 and r.status_code != 404,
             "status": r.status_code,
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
         }

@@ -18,7 +18,7 @@ from matrx_ship.store import Store
 from matrx_ship.store.records import Records
 from onbox_agent import routing
 from onbox_agent.archive import archive_logs
-from onbox_agent.engine import RELEASE, remove_quietly, service_containers
+from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
 from onbox_agent.monitor import Monitor
 from onbox_agent.services import ServiceLocks, ServiceManager, SpecRepo, Target
@@ -53,8 +53,8 @@ class Runtime:
 
     def live_target(self, service: str) -> Target:
         """The image the service's running container came from, when it is a release."""
-        running = [c for c in service_containers(self.docker, service) if c.status == "running"]
-        release_id = running[0].labels.get(RELEASE) if running else None
+        running = running_names_and_labels(self.docker, service)
+        release_id = running[0][1].get(RELEASE) if running else None
         if not release_id:
             return Target()
         try:

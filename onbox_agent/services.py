@@ -144,14 +144,15 @@ class Executor:
         target: Target = Target(),
         retire: Retire | None = None,
         on_step: StepHook | None = None,
+        containers: list[Container] | None = None,
     ) -> None:
         self.client, self.spec, self.generation = client, spec, generation
         self.deadline_s, self.grace_s, self.pull, self.target = deadline_s, grace_s, pull, target
         self.retire_fn = retire or (lambda c: engine.remove_quietly(c, grace_s))
         self.on_step = on_step
-        self.named: dict[str, Container] = {
-            str(c.name): c for c in engine.service_containers(client, spec.name)
-        }
+        if containers is None:
+            containers = engine.service_containers(client, spec.name)
+        self.named: dict[str, Container] = {str(c.name): c for c in containers}
         self.stopped: list[Container] = []
         self.detached: list[Container] = []
         self.reused = False
@@ -287,6 +288,7 @@ class ServiceManager:
         grace_s: int = 10,
         target: Target = Target(),
         on_step: StepHook | None = None,
+        containers: list[Container] | None = None,
     ) -> Outcome:
         ex = Executor(
             self.client,
@@ -298,6 +300,7 @@ class ServiceManager:
             target=target,
             retire=self.retire,
             on_step=on_step,
+            containers=containers,
         )
         try:
             return ex.run(steps)
@@ -403,8 +406,17 @@ class ServiceManager:
             None,
         )
         steps = plans.plan_deploy([_ref(c) for c in current], standby, _host_ports(spec))
+        generation = max(
+            (int(c.labels.get(engine.GENERATION, "0") or 0) for c in current), default=0
+        )
         return self._apply(
-            spec, steps, deadline, self._generation(spec.name) + 1, target=target, on_step=on_step
+            spec,
+            steps,
+            deadline,
+            generation + 1,
+            target=target,
+            on_step=on_step,
+            containers=current,
         )
 
     def _replace(
