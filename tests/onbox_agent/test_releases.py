@@ -210,3 +210,30 @@ def test_bad_release_requests_are_clear_and_change_nothing(
     audit = admin.audit(target=svc_name, outcome="failed")["events"]
     assert {e["action"] for e in audit} >= {"POST /v1/services/{name}/deploy",
                                            "POST /v1/services/{name}/builds"}
+
+
+def test_image_cleanup_keeps_the_last_releases_and_every_image_in_use(
+    docker_client: docker.DockerClient, app_image: str, git_app: GitApp, svc_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.conftest import agent_settings
+
+    agent = RunningAgent(agent_settings(tmp_path_factory.mktemp("keep"), keep_releases=2)).start()
+    admin = agent.client()
+    try:
+        git_app.commit("0")
+        admin.create_service(source_spec(svc_name, app_image, git_app.path))
+        made = []
+        for version in ("1", "2", "3", "4"):
+            git_app.commit(version)
+            made.append(built(admin, svc_name))
+            deployed(admin, svc_name, made[-1]["id"])
+        local = {t for img in docker_client.images.list(name=f"matrx/{svc_name}") for t in img.tags}
+        # kept: the last two releases (4 live, 3 the stopped standby); 1 and 2 pruned
+        assert local == {made[2]["image"], made[3]["image"]}
+        job = admin.wait_job(admin.rollback(svc_name, made[0]["id"])["id"])
+        assert job["status"] == "succeeded"  # pruned locally, loaded back from its archive
+    finally:
+        agent.remove_containers()
+        admin.close()
+        agent.stop()
