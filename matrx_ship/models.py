@@ -148,14 +148,24 @@ class GitSource(Strict):
     @model_validator(mode="after")
     def _check(self) -> GitSource:
         if not _REPO.fullmatch(self.repo):
-            raise ValueError("repo must be an https://, ssh:// or git@host:path URL, or an "
-                             "absolute path")
+            raise ValueError(
+                "repo must be an https://, ssh:// or git@host:path URL, or an absolute path"
+            )
         if not _BRANCH.fullmatch(self.branch) or ".." in self.branch:
             raise ValueError(f"'{self.branch[:80]}' is not a valid branch name")
         for key, value in self.build_args.items():
             if not _ENV_KEY.fullmatch(key) or len(value) > 4096 or "\x00" in value:
                 raise ValueError(f"build arg {key[:80]!r} has an invalid name or value")
         return self
+
+
+class DatabaseSpec(Strict):
+    """A dedicated PostgreSQL container for the service (``<service>-db``)."""
+
+    image: Image | None = Field(None, description="Default: the MATRX_POSTGRES_IMAGE setting.")
+    db: str = Field("app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    user: str = Field("app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    memory_mb: int | None = Field(None, ge=64, le=1_048_576)
 
 
 class ServiceSpec(Strict):
@@ -175,6 +185,7 @@ class ServiceSpec(Strict):
     health: HealthCheck | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     source: GitSource | None = Field(None, description="Build releases from this git source.")
+    database: DatabaseSpec | None = Field(None, description="Give the service its own Postgres.")
     routes: list[RouteSpec] = Field(default_factory=list, max_length=32)
 
     @model_validator(mode="after")

@@ -130,6 +130,11 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_TRAEFIK_ENTRYPOINT_URL",
         description="Where route checks send their requests (e.g. https://127.0.0.1:443).",
     )
+    postgres_image: str = Field(
+        "postgres:16",
+        validation_alias="MATRX_POSTGRES_IMAGE",
+        description="Image of the dedicated Postgres containers (the official image's interface).",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")

@@ -145,8 +145,10 @@ class Executor:
         retire: Retire | None = None,
         on_step: StepHook | None = None,
         containers: list[Container] | None = None,
+        extra_env: Callable[[ServiceSpec], dict[str, str]] | None = None,
     ) -> None:
         self.client, self.spec, self.generation = client, spec, generation
+        self.extra_env = extra_env or (lambda _spec: {})
         self.deadline_s, self.grace_s, self.pull, self.target = deadline_s, grace_s, pull, target
         self.retire_fn = retire or (lambda c: engine.remove_quietly(c, grace_s))
         self.on_step = on_step
@@ -187,9 +189,13 @@ class Executor:
         return True
 
     def _create(self, _: str) -> bool:
+        spec = self.spec
+        extra = self.extra_env(spec)
+        if extra:  # injected values (DATABASE_URL) are never stored in the spec
+            spec = spec.model_copy(update={"env": {**spec.env, **extra}})
         self.named["candidate"] = engine.create_container(
             self.client,
-            self.spec,
+            spec,
             self.generation,
             self.target.release,
             self.target.image,
@@ -277,6 +283,8 @@ class ServiceManager:
         self.pull, self.retire = pull, retire
         self.live_target = live_target or (lambda _name: Target())
         self.on_routes: Callable[[ServiceSpec], object] = lambda _spec: None
+        # returns env to inject into new containers, after making their dependencies exist
+        self.prepare: Callable[[ServiceSpec], dict[str, str]] = lambda _spec: {}
         self.on_routes_removed: Callable[[str], object] = lambda _name: None
 
     def _apply(
@@ -301,6 +309,7 @@ class ServiceManager:
             retire=self.retire,
             on_step=on_step,
             containers=containers,
+            extra_env=self.prepare,
         )
         try:
             return ex.run(steps)
