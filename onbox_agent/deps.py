@@ -31,7 +31,7 @@ def authenticate(conn: HTTPConnection, rt: Runtime, raw: str | None, needed: Sco
     if cached is None:
         if not raw:
             raise Unauthorized("This request has no token.")
-        cached = rt.store.find_token(hash_token(raw))
+        cached = rt.find_token(hash_token(raw))
         if cached is None:
             raise Unauthorized("The token is unknown, revoked or expired.")
         conn.state.token = cached

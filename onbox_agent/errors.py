@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from matrx_ship.errors import MatrxError
@@ -65,6 +65,16 @@ def install(app: FastAPI) -> None:
                 "See /openapi.json for the allowed methods.",
             )
         return error_response(exc.status_code, "http_error", str(exc.detail), "See /openapi.json.")
+
+    @app.exception_handler(OperationalError)
+    async def store_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("state store unreachable: %s", type(exc.orig).__name__)
+        return error_response(
+            503,
+            "store_unavailable",
+            "The state store is unreachable, so this change cannot be saved.",
+            "Nothing was changed; check GET /readyz and try again shortly.",
+        )
 
     @app.exception_handler(DataError)
     async def unstorable(_: Request, exc: DataError) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +18,7 @@ from onbox_agent import deploys, errors
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import (
     audit,
+    env,
     exec,
     health,
     host,
@@ -27,6 +30,8 @@ from onbox_agent.routes import (
     tokens,
 )
 from onbox_agent.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
 
 
 class ContainerCollector(Collector):
@@ -55,15 +60,27 @@ class ContainerCollector(Collector):
         yield gauge
 
 
+def _flush_outbox(rt: Runtime, stop: threading.Event) -> None:
+    """Hand outbox records to the store whenever it is reachable again."""
+    while not stop.wait(1.0):
+        if len(rt.outbox):
+            sent = rt.flush_outbox()
+            if sent:
+                log.info("outbox: %d record(s) written to the state store", sent)
+
+
 def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastAPI:
     """The agent app; ``runtime`` may be given by tests that built one themselves."""
     rt = runtime or build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
         deploys.reconcile(rt)
         rt.monitor.start()
+        threading.Thread(target=_flush_outbox, args=(rt, stop), daemon=True).start()
         yield
+        stop.set()
         rt.monitor.stop()
 
     app = FastAPI(
@@ -80,7 +97,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
     app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
-    for module in (health, tokens, audit, services, lifecycle, logs, host, releases, jobs):
+    for module in (health, tokens, audit, services, lifecycle, logs, host, releases, jobs, env):
         app.include_router(module.router)
     app.include_router(health.open_router)
     app.include_router(tokens.whoami_router)

@@ -91,13 +91,14 @@ async def _refuse(send: Send, err: MatrxError) -> None:
 
 
 class AuditMiddleware:
-    """Writes exactly one audit event per mutating request: allowed, denied or failed."""
+    """Writes exactly one audit event per mutating request (and per secret read):
+    allowed, denied or failed."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in MUTATING:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         status = 500
@@ -111,7 +112,9 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            self._record(scope, status)
+            # reads of secrets (reveal, export) ask to be audited through request.state
+            if scope["method"] in MUTATING or (scope.get("state") or {}).get("audit_read"):
+                self._record(scope, status)
 
     @staticmethod
     def _record(scope: Scope, status: int) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
 from docker.models.containers import Container
+from sqlalchemy.exc import SQLAlchemyError
 
 from matrx_ship.blobs import BlobStore, blob_store_for
 from matrx_ship.crypto import SecretBox, hash_token
-from matrx_ship.errors import NotFound
-from matrx_ship.models import AuditEvent
+from matrx_ship.errors import NotFound, Unavailable
+from matrx_ship.models import AuditEvent, Scope, TokenInfo
+from matrx_ship.outbox import Outbox
 from matrx_ship.settings import AgentSettings
 from matrx_ship.store import Store
 from matrx_ship.store.records import Records
@@ -39,9 +43,30 @@ class Runtime:
     services: ServiceManager
     records: Records
     jobs: JobRunner
+    outbox: Outbox
+    token_cache: dict[str, TokenInfo] = field(default_factory=dict)
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def find_token(self, token_hash: str) -> TokenInfo | None:
+        """The live token with this hash; while the store is away, a token seen before."""
+        try:
+            found = self.store.find_token(token_hash)
+        except SQLAlchemyError as exc:
+            if token_hash in self.token_cache:
+                return self.token_cache[token_hash]
+            raise Unavailable(
+                "The state store is unreachable and this token has not been used since the "
+                "agent started, so it cannot be checked.",
+                hint="Use the bootstrap admin token, or wait for the store (GET /readyz).",
+                code="store_unavailable",
+            ) from exc
+        if found is None:
+            self.token_cache.pop(token_hash, None)
+        else:
+            self.token_cache[token_hash] = found
+        return found
 
     def retire(self, container: Container) -> None:
         """Archive a container's logs to the blob store, then remove it."""
@@ -63,11 +88,31 @@ class Runtime:
             return Target()
 
     def audit(self, event: AuditEvent) -> None:
-        """Write one audit event; a store failure is logged, never raised to the caller."""
-        try:
-            self.store.append_audit(event)
-        except Exception:
-            log.exception("could not write audit event %s %s", event.action, event.target)
+        """Write one audit event to the store, or to the outbox while the store is away.
+
+        While the outbox holds anything, new events queue behind it, so the store
+        receives them in order.
+        """
+        key = uuid.uuid4().hex
+        if not len(self.outbox):
+            try:
+                self.store.append_audit(event, event_key=key)
+                return
+            except Exception as exc:
+                log.warning(
+                    "state store unreachable (%s); audit event kept in the outbox",
+                    type(exc).__name__,
+                )
+        self.outbox.append("audit", key, event.model_dump(mode="json"))
+
+    def flush_outbox(self) -> int:
+        """Hand what the outbox holds to the store, in order; returns how many went."""
+
+        def deliver(kind: str, key: str, payload: dict[str, Any]) -> None:
+            if kind == "audit":
+                self.store.append_audit(AuditEvent.model_validate(payload), event_key=key)
+
+        return self.outbox.flush(deliver)
 
 
 def build_runtime(settings: AgentSettings) -> Runtime:
@@ -96,7 +141,15 @@ def build_runtime(settings: AgentSettings) -> Runtime:
         ),
         records=records,
         jobs=JobRunner(records),
+        outbox=Outbox(settings.data_dir / "outbox.db"),
         locks=locks,
+    )
+    bootstrap = hash_token(settings.admin_token.get_secret_value())
+    rt.token_cache[bootstrap] = TokenInfo(
+        name="bootstrap-admin",
+        scope=Scope.admin,
+        created_at=datetime.now(UTC),
+        created_by="environment",
     )
     rt.services.retire = rt.retire
     rt.services.live_target = rt.live_target

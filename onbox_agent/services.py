@@ -20,6 +20,7 @@ import docker
 from docker.errors import APIError, DockerException
 from docker.errors import NotFound as DockerNotFound
 from docker.models.containers import Container
+from sqlalchemy.exc import SQLAlchemyError
 
 from matrx_ship.crypto import SecretBox
 from matrx_ship.errors import MatrxError, NotFound, ServiceBusy
@@ -34,6 +35,8 @@ class SpecRepo:
 
     def __init__(self, store: Store, box: SecretBox) -> None:
         self.store, self.box = store, box
+        # the last specs read: lifecycle and status keep working while the store is away
+        self._cache: dict[str, ServiceSpec] = {}
 
     def _sealed(self, spec: ServiceSpec) -> dict[str, Any]:
         data = spec.model_dump(mode="json")
@@ -52,13 +55,28 @@ class SpecRepo:
         return self.store.update_service(spec.name, spec.kind, self._sealed(spec))
 
     def get(self, name: str) -> ServiceSpec:
-        return self._opened(self.store.get_service(name))
+        try:
+            spec = self._opened(self.store.get_service(name))
+        except SQLAlchemyError:
+            if name not in self._cache:
+                raise
+            return self._cache[name]
+        self._cache[name] = spec
+        return spec
 
     def list(self) -> list[ServiceSpec]:
-        return [self._opened(d) for d in self.store.list_services()]
+        try:
+            specs = [self._opened(d) for d in self.store.list_services()]
+        except SQLAlchemyError:
+            if not self._cache:
+                raise
+            return sorted(self._cache.values(), key=lambda s: s.name)
+        self._cache = {s.name: s for s in specs}
+        return specs
 
     def delete(self, name: str) -> None:
         self.store.delete_service(name)
+        self._cache.pop(name, None)
 
 
 @dataclass

@@ -93,18 +93,9 @@ class Postgres:
 
     def start(self) -> None:
         data = self.dir / "data"
-        self.run(
-            str(self.bin / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-            "-E",
-            "UTF8",
-        )
+        if not data.exists():  # a restart reuses the cluster
+            self.run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                     "--no-sync", "-E", "UTF8")
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self.run(
             str(self.bin / "pg_ctl"),
@@ -152,3 +143,51 @@ class Moto:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+PG_CACHE = Path(os.environ.get("MATRX_TEST_CACHE", "/var/cache/matrx-test"))
+
+
+def build_postgres_image(client: docker.DockerClient) -> str:
+    """A Postgres image with the official image's interface, built from Debian with debootstrap.
+
+    The Debian root is a tar cached under ``PG_CACHE`` (keyed by build-root.sh), so a second
+    run on the same machine only imports it; the image is tagged by the content hash of
+    tests/images/postgres and reused while it exists.
+    """
+    src = IMAGES / "postgres"
+    root_key = hashlib.sha256((src / "build-root.sh").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for f in sorted(src.iterdir()):
+        digest.update(f.name.encode() + f.read_bytes())
+    tag = f"matrx-test/postgres:{digest.hexdigest()[:12]}"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(tag)
+        return tag
+    import fcntl
+
+    PG_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(PG_CACHE / "postgres.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be building it right now
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.get(tag)
+            return tag
+        rootfs = _postgres_rootfs(client, src, root_key)
+        client.images.build(
+            path=str(src), tag=tag, rm=True, buildargs={"ROOTFS": rootfs}, pull=False
+        )
+    return tag
+
+
+def _postgres_rootfs(client: docker.DockerClient, src: Path, key: str) -> str:
+    """The imported Debian root with PostgreSQL 15, from the cached tar (built when missing)."""
+    rootfs = f"matrx-test/postgres-rootfs:{key}"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(rootfs)
+        return rootfs
+    tar = PG_CACHE / f"postgres-root-{key}.tar"
+    if not tar.exists():
+        subprocess.run([str(src / "build-root.sh"), str(tar)], check=True)
+    repository, _, tagname = rootfs.partition(":")
+    client.api.import_image_from_file(str(tar), repository=repository, tag=tagname)
+    return rootfs

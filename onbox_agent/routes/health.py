@@ -44,6 +44,7 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
         "ready": ready,
         "checks": checks,
         "durable": not embedded,
+        "outbox_pending": len(rt.outbox),
         "warnings": [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded],
         "version": __version__,
         "env": rt.settings.env,

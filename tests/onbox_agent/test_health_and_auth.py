@@ -14,7 +14,7 @@ from tests.conftest import RunningAgent
 
 OPEN = {("GET", "/healthz")}
 PARAMS = {"name": "t-nobody", "token_name": "nobody", "release_id": "rel_000000000000",
-          "job_id": "job_0000000000000000"}
+          "job_id": "job_0000000000000000", "key": "NOPE"}
 
 
 def routes(agent: RunningAgent) -> list[tuple[str, str, str]]:
