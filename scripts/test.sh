@@ -4,8 +4,9 @@
 # test fixtures on free loopback ports and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "==> system packages (docker.io, busybox-static, postgresql)"
-scripts/install-packages.sh ca-certificates git docker.io busybox-static postgresql
+echo "==> system packages (docker.io, busybox-static, postgresql, debootstrap, chromium)"
+scripts/install-packages.sh ca-certificates git docker.io busybox-static postgresql debootstrap \
+  chromium
 scripts/start-docker.sh
 scripts/python-env.sh
 scripts/node-env.sh
