@@ -30,6 +30,7 @@ GENERATION = "matrx.generation"
 SPEC_HASH = "matrx.spec_hash"
 RELEASE = "matrx.release"
 DEPLOYMENT = "matrx.deployment"
+DATABASE_OF = "matrx.database_of"
 NS = 1_000_000_000
 
 
@@ -153,6 +154,9 @@ def create_container(
     container = client.containers.create(**kwargs)
     for extra in spec.networks[1:]:
         client.networks.get(extra).connect(container)
+    if spec.database is not None:  # the private network shared only with its database
+        with contextlib.suppress(DockerNotFound):
+            client.networks.get(f"{spec.name}-db-net").connect(container)
     return container
 
 

@@ -18,6 +18,7 @@ from onbox_agent import deploys, errors
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import (
     audit,
+    databases,
     env,
     exec,
     health,
@@ -97,7 +98,19 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
     app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
-    for module in (health, tokens, audit, services, lifecycle, logs, host, releases, jobs, env):
+    for module in (
+        health,
+        tokens,
+        audit,
+        services,
+        lifecycle,
+        logs,
+        host,
+        releases,
+        jobs,
+        env,
+        databases,
+    ):
         app.include_router(module.router)
     app.include_router(health.open_router)
     app.include_router(tokens.whoami_router)

@@ -20,7 +20,7 @@ from matrx_ship.outbox import Outbox
 from matrx_ship.settings import AgentSettings
 from matrx_ship.store import Store
 from matrx_ship.store.records import Records
-from onbox_agent import routing
+from onbox_agent import databases, routing
 from onbox_agent.archive import archive_logs
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
@@ -155,4 +155,5 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     rt.services.live_target = rt.live_target
     rt.services.on_routes = lambda spec: routing.write_routes(settings, spec)
     rt.services.on_routes_removed = lambda name: routing.remove_routes(settings, name)
+    rt.services.prepare = lambda spec: databases.prepare(rt, spec)
     return rt

@@ -11,7 +11,7 @@ from docker.errors import NotFound as DockerNotFound
 from docker.models.containers import Container
 
 from matrx_ship.models import ServiceSpec
-from onbox_agent.engine import MANAGED, SERVICE
+from onbox_agent.engine import DATABASE_OF, MANAGED, SERVICE
 from onbox_agent.monitor import Monitor
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="inspect")
@@ -109,13 +109,21 @@ def all_statuses(
     monitor.ensure_fresh([str(c.id) for c in listed if c.attrs.get("State") == "running"])
     views = [container_view(a, monitor) for a in inspect_all(client, listed)]
     by_service: dict[str, list[dict[str, Any]]] = {}
+    databases: dict[str, dict[str, Any]] = {}
     unmanaged = []
     for v in views:
-        if v["labels"].get(MANAGED) == "true" and v["labels"].get(SERVICE):
-            by_service.setdefault(v["labels"][SERVICE], []).append(v)
+        labels = v["labels"]
+        if labels.get(MANAGED) == "true" and labels.get(SERVICE):
+            by_service.setdefault(labels[SERVICE], []).append(v)
+        elif labels.get(MANAGED) == "true" and labels.get(DATABASE_OF):
+            databases[labels[DATABASE_OF]] = v
         else:
             unmanaged.append({**v, "managed": False})
-    services = [service_view(s, by_service.get(s.name, []), monitor.events(s.name)) for s in specs]
+    services = [
+        service_view(s, by_service.get(s.name, []), monitor.events(s.name))
+        | {"database": databases.get(s.name)}
+        for s in specs
+    ]
     return {"services": services, "unmanaged": unmanaged}
 
 
@@ -126,4 +134,11 @@ def one_status(client: docker.DockerClient, monitor: Monitor, spec: ServiceSpec)
     )
     monitor.ensure_fresh([str(c.id) for c in listed if c.attrs.get("State") == "running"])
     views = [container_view(a, monitor) for a in inspect_all(client, listed)]
-    return service_view(spec, views, monitor.events(spec.name))
+    view = service_view(spec, views, monitor.events(spec.name))
+    if spec.database is not None:
+        dbs = client.containers.list(
+            all=True, sparse=True, filters={"label": f"{DATABASE_OF}={spec.name}"}
+        )
+        found = [container_view(a, monitor) for a in inspect_all(client, dbs)]
+        view["database"] = found[0] if found else None
+    return view

@@ -98,11 +98,10 @@ class RunningAgent:
         """Remove the containers of every service this agent knows (not other agents')."""
         client = self.runtime.docker
         for spec in self.runtime.specs.list():
-            for c in client.containers.list(
-                all=True, filters={"label": f"matrx.service={spec.name}"}
-            ):
-                with contextlib.suppress(docker.errors.NotFound):
-                    c.remove(force=True)
+            for label in (f"matrx.service={spec.name}", f"matrx.database_of={spec.name}"):
+                for c in client.containers.list(all=True, filters={"label": label}):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        c.remove(force=True)
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -199,11 +198,13 @@ class GitApp:
     def git(self, *args: str) -> str:
         import subprocess
 
-        return subprocess.run(["git", "-C", str(self.path), *args], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(self.path), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
-    def commit(self, version: str, message: str | None = None, dockerfile: str | None = None,
-               env: str = "") -> str:
+    def commit(
+        self, version: str, message: str | None = None, dockerfile: str | None = None, env: str = ""
+    ) -> str:
         """Commit a Dockerfile for ``version``; returns the full sha."""
         text = dockerfile or f"FROM {self.base}\nENV APP_VERSION={version}\n{env}\n"
         (self.path / "Dockerfile").write_text(text)
