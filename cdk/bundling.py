@@ -2,7 +2,10 @@
 
 A bundle (the asset root, which Lambda mounts as /var/task) holds:
 
-1. every file of the function's directory (`handler.py`, helpers),
+1. every file of the function's directory (`handler.py`, helpers); when that directory is a
+   package inside a package (`lambdas/health_probe/`), it is also copied to that import
+   path, so the handler imports its siblings as `lambdas.health_probe.probe`, the same
+   way the tests and the command line do,
 2. the shared library `matrx_ship/`, copied whole,
 3. the distributions named in the function's `requirements.txt` and their dependencies,
    copied from the Python environment that runs the synth. Their versions are therefore the
@@ -75,8 +78,11 @@ LAYER_PROVIDED = frozenset(
 )
 
 # Compiled only to go faster: each falls back to pure Python when its extension does not
-# load, so it is vendored without its native files (websockets: `speedups`, for masking).
-OPTIONAL_SPEEDUPS = frozenset({"websockets"})
+# load, so it is vendored without its native files (websockets: `speedups`, for masking;
+# sqlalchemy: its `*_cy` Cython modules, whose `.py` twins ship beside them; markupsafe,
+# which Mako and so Alembic import: `_speedups`, with `_native` as the fallback; pyyaml:
+# `_yaml`, the libyaml binding, without which it parses in pure Python).
+OPTIONAL_SPEEDUPS = frozenset({"websockets", "sqlalchemy", "markupsafe", "pyyaml"})
 
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 _NATIVE_SUFFIXES = {".so", ".pyd", ".dylib"}
@@ -92,6 +98,7 @@ def bundle(*, function_dir: Path, shared_lib: Path, output_dir: Path) -> list[st
     if not (function_dir / "handler.py").is_file():
         raise BundlingError(f"{function_dir}/handler.py not found")
     _copy_tree(function_dir, output_dir)
+    _copy_as_package(function_dir, output_dir)
     _copy_tree(shared_lib, output_dir / shared_lib.name)
     dists = resolve(read_requirements(function_dir / "requirements.txt"))
     for dist in dists:
@@ -213,6 +220,15 @@ def _require_pure(dist: metadata.Distribution) -> None:
             f"{_name(dist)} {dist.version} has compiled code built for this machine, not for "
             "Lambda's python3.12 x86_64; take it from a layer or use a pure-Python alternative"
         )
+
+
+def _copy_as_package(function_dir: Path, output_dir: Path) -> None:
+    """`lambdas/<name>/` again at its import path, with the parent package's `__init__.py`."""
+    parent = function_dir.parent
+    if not (function_dir / "__init__.py").is_file() or not (parent / "__init__.py").is_file():
+        return
+    _copy_tree(function_dir, output_dir / parent.name / function_dir.name)
+    shutil.copyfile(parent / "__init__.py", output_dir / parent.name / "__init__.py")
 
 
 def _copy_tree(source: Path, target: Path) -> None:

@@ -110,7 +110,9 @@ class AgentClient:
         parts = urlsplit(self.base_url)
         self._ssl: ssl.SSLContext | None = None
         if pinned_sha256 and parts.scheme == "https":
-            self._ssl = pinned_context(parts.hostname or "", parts.port or 443, pinned_sha256)
+            self._ssl = pinned_context(
+                parts.hostname or "", parts.port or 443, pinned_sha256, timeout=min(timeout, 10.0)
+            )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(
             base_url=self.base_url,
@@ -121,6 +123,12 @@ class AgentClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -229,6 +237,14 @@ class AgentClient:
     def build(self, name: str, ref: str | None = None) -> dict[str, Any]:
         """Start a build of the service's git source (branch head, or ``ref``); returns the job."""
         return self.request("POST", f"/v1/services/{name}/builds", json=_drop(ref=ref))
+
+    def register_image(self, name: str, image: str) -> dict[str, Any]:
+        """Record an image already on the host as a release; returns the job."""
+        return self.request("POST", f"/v1/services/{name}/releases", json={"image": image})
+
+    def backup(self, name: str) -> dict[str, Any]:
+        """Start a backup of the service; returns the job."""
+        return self.request("POST", f"/v1/services/{name}/backups")
 
     def releases(self, name: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/v1/services/{name}/releases")

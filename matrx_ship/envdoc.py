@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 from pydantic_core import PydanticUndefined
-
-from matrx_ship.settings import ALL_SETTINGS
+from pydantic_settings import BaseSettings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "env.md"
+# one settings model per deployable (imported by name: the library imports no deployable)
+MODELS = [
+    "matrx_ship.settings:AgentSettings",
+    # "matrx_ship.settings_console:ConsoleSettings",  (console: added with the dashboard)
+    "lambdas.health_probe.settings:ProbeSettings",
+    "lambdas.backup_check.settings:BackupCheckSettings",
+]
+
+
+def models() -> list[type[BaseSettings]]:
+    """The settings classes documented in docs/env.md."""
+    out = []
+    for ref in MODELS:
+        module, _, name = ref.partition(":")
+        out.append(getattr(importlib.import_module(module), name))
+    return out
 
 
 def _default(field: object) -> str:
@@ -32,7 +48,7 @@ def render() -> str:
         "Generated from `matrx_ship/settings.py` by `python -m matrx_ship.envdoc`; "
         "a test fails when this file is stale.",
     ]
-    for model in ALL_SETTINGS:
+    for model in models():
         lines += ["", f"## {model.__name__}", "", (model.__doc__ or "").strip(), ""]
         lines += ["| variable | default | meaning |", "|---|---|---|"]
         for name, field in model.model_fields.items():

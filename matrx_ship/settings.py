@@ -185,5 +185,3 @@ def get_settings() -> AgentSettings:
     """The agent's settings, read once from the environment."""
     return AgentSettings()  # type: ignore[call-arg]
 
-
-ALL_SETTINGS: list[type[BaseSettings]] = [AgentSettings]

@@ -49,7 +49,8 @@ class AuditQuery:
 class Store:
     """The state store behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_args: dict[str, Any] | None = None) -> None:
+        """``connect_args`` replace the driver defaults (e.g. for pg8000 in a Lambda)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -61,7 +62,10 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(
-                url, pool_pre_ping=True, pool_size=5, connect_args={"connect_timeout": 5}
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                connect_args=connect_args if connect_args is not None else {"connect_timeout": 5},
             )
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -74,7 +74,7 @@ def test_what_the_runtime_and_layer_provide_is_not_vendored() -> None:
 
 
 def test_compiled_distributions_are_refused(tmp_path: Path, shared_lib: Path) -> None:
-    function_dir = make_function(tmp_path, "pyyaml\n")  # ships _yaml, a C extension
+    function_dir = make_function(tmp_path, "greenlet\n")  # a C extension, no pure fallback
     with pytest.raises(BundlingError, match="compiled code"):
         bundle(function_dir=function_dir, shared_lib=shared_lib, output_dir=tmp_path / "out")
 

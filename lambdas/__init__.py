@@ -1,0 +1,1 @@
+"""The deploy tier's functions: one folder a Lambda, each importing only `matrx_ship`."""
