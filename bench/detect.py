@@ -41,7 +41,7 @@ from pydantic import SecretStr
 from lambdas.health_probe.probe import schedule
 from lambdas.health_probe.settings import ProbeSettings
 from matrx_ship.probes import ProbeStore, TargetState, TargetStatus, open_store, utcnow
-from tests.conftest import RunningAgent, agent_settings, app_spec, remove_test_containers
+from tests.conftest import RunningAgent, agent_settings, app_spec
 from tests.engines import Moto, Postgres, build_busybox_app, docker_client, free_port, wait_for
 
 DETECT_TARGET_S, RECOVER_TARGET_S = 30.0, 90.0
@@ -198,8 +198,8 @@ def main() -> None:
         stop.set()
         admin.close()
         store.dispose()
+        agent.remove_containers()
         agent.stop()
-        remove_test_containers(docker)
         moto.stop()
         pg.stop()
 

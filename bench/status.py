@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import RunningAgent, agent_settings, app_spec, remove_test_containers
+from tests.conftest import RunningAgent, agent_settings, app_spec
 from tests.engines import build_busybox_app, docker_client
 
 
@@ -66,7 +66,9 @@ def main() -> None:
     finally:
         api.close()
         agent.stop()
-        remove_test_containers(client)
+        for name in names:
+            for c in client.containers.list(all=True, filters={"label": f"matrx.service={name}"}):
+                c.remove(force=True)
     a, b = statistics.median(warm), statistics.median(cli)
     print(f"containers: {args.count}   rounds: {args.rounds}   services with CPU %: {with_cpu}")
     print(

@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "env.md"
 # one settings model per deployable (imported by name: the library imports no deployable)
 MODELS = [
     "matrx_ship.settings:AgentSettings",
-    # "matrx_ship.settings_console:ConsoleSettings",  (console: added with the dashboard)
+    "matrx_ship.settings_console:ConsoleSettings",
     "lambdas.health_probe.settings:ProbeSettings",
     "lambdas.backup_check.settings:BackupCheckSettings",
 ]

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "token", "xxx", "test"}
 
 
-def _is_placeholder(value: str) -> bool:
+def is_placeholder(value: str) -> bool:
     return value.strip().lower() in PLACEHOLDERS or len(value.strip()) < 16
 
 
@@ -141,7 +141,7 @@ class AgentSettings(BaseSettings):
     def _refuse_placeholders(self) -> AgentSettings:
         for name in ("admin_token", "master_key"):
             value = getattr(self, name).get_secret_value()
-            if _is_placeholder(value):
+            if is_placeholder(value):
                 raise ValueError(
                     f"{name.upper()} looks like a placeholder; set a random value of 16+ characters"
                 )

@@ -10,6 +10,7 @@ scripts/install-packages.sh ca-certificates git docker.io busybox-static postgre
 scripts/start-docker.sh
 scripts/python-env.sh
 scripts/node-env.sh
+dashboard/setup.sh
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 echo "==> lint: ruff and mypy"
 .venv/bin/ruff check .

@@ -129,13 +129,6 @@ def agent_settings(data_dir: Path, **overrides: Any) -> AgentSettings:
     return AgentSettings(**values)
 
 
-def remove_test_containers(client: docker.DockerClient) -> None:
-    for c in client.containers.list(all=True, filters={"label": "matrx.managed=true"}):
-        if c.labels.get("matrx.service", "").startswith(TEST_PREFIX):
-            with contextlib.suppress(docker.errors.NotFound):
-                c.remove(force=True)
-
-
 @pytest.fixture(scope="module")
 def agent(
     docker_client: docker.DockerClient,
