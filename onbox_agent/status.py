@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from docker.errors import NotFound as DockerNotFound
 from docker.models.containers import Container
 
 from matrx_ship.models import ServiceSpec
-from onbox_agent.engine import DATABASE_OF, MANAGED, SERVICE
+from onbox_agent.engine import DATABASE_OF, MANAGED, SERVICE, probe
 from onbox_agent.monitor import Monitor
 
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="inspect")
@@ -142,3 +143,23 @@ def one_status(client: docker.DockerClient, monitor: Monitor, spec: ServiceSpec)
         found = [container_view(a, monitor) for a in inspect_all(client, dbs)]
         view["database"] = found[0] if found else None
     return view
+
+
+def probe_now(
+    client: docker.DockerClient, spec: ServiceSpec, view: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The agent's own health probe of the live container (the spec's check, run now)."""
+    current = view.get("current")
+    if not current or current["state"] != "running":
+        return None
+    started = time.perf_counter()
+    try:
+        ok, output = probe(client.containers.get(current["id"]), spec)
+    except DockerNotFound:
+        return None
+    return {
+        "ok": ok,
+        "output": output[-200:],
+        "at": datetime.now(UTC).isoformat(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }

@@ -67,8 +67,10 @@ def create_service(
 
 @router.get("/{name}")
 def get_service(spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
-    """The spec (secret values masked) and the live status."""
-    return {"spec": spec.masked(), "status": status.one_status(rt.docker, rt.monitor, spec)}
+    """The spec (secret values masked), the live status and the agent's own probe, run now."""
+    view = status.one_status(rt.docker, rt.monitor, spec)
+    view["probe"] = status.probe_now(rt.docker, spec, view)
+    return {"spec": spec.masked(), "status": view}
 
 
 @router.put("/{name}")

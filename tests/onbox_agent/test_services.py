@@ -66,7 +66,9 @@ def test_status_reports_health_uptime_and_resources(
         set(cur["resources"]) | set(cur)
     )
     time.sleep(1.1)
-    assert admin.service(svc_name)["status"]["current"]["uptime_s"] >= 1
+    detail = admin.service(svc_name)["status"]
+    assert detail["current"]["uptime_s"] >= 1
+    assert detail["probe"]["ok"] is True and detail["probe"]["at"]
 
 
 def test_events_and_exit_codes_show_a_crash(
