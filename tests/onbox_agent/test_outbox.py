@@ -9,7 +9,7 @@ import docker
 import httpx
 import pytest
 
-from matrx_ship.client import AgentClient, AgentError
+from matrx_ship.client import AgentError
 from tests import engines
 from tests.conftest import RunningAgent, agent_settings, app_spec
 from tests.engines import wait_for
@@ -25,7 +25,9 @@ def own_postgres() -> Iterator[engines.Postgres]:
 
 
 def test_events_made_while_the_store_is_down_arrive_exactly_once_in_order(
-    own_postgres: engines.Postgres, docker_client: docker.DockerClient, app_image: str,
+    own_postgres: engines.Postgres,
+    docker_client: docker.DockerClient,
+    app_image: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     settings = agent_settings(tmp_path_factory.mktemp("outbox"), database_url=own_postgres.url())

@@ -8,7 +8,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +34,12 @@ class AgentProcess:
         return f"http://127.0.0.1:{self.env['MATRX_AGENT_PORT']}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "onbox_agent"], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "onbox_agent"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: httpx.get(f"{self.url}/healthz").status_code == 200, 30, "agent process")
 
     def kill(self) -> None:
@@ -47,10 +50,16 @@ class AgentProcess:
 
 @pytest.fixture
 def agent_process(pg_url: str, tmp_path: Path) -> Iterator[AgentProcess]:
-    env = {**os.environ, "MATRX_ADMIN_TOKEN": "adm_" + secrets.token_urlsafe(20),
-           "MATRX_MASTER_KEY": secrets.token_urlsafe(32), "MATRX_DATA_DIR": str(tmp_path),
-           "SUPABASE_DB_URL": pg_url, "MATRX_AGENT_PORT": str(free_port()),
-           "MATRX_PULL_IMAGES": "false", "MATRX_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "MATRX_ADMIN_TOKEN": "adm_" + secrets.token_urlsafe(20),
+        "MATRX_MASTER_KEY": secrets.token_urlsafe(32),
+        "MATRX_DATA_DIR": str(tmp_path),
+        "SUPABASE_DB_URL": pg_url,
+        "MATRX_AGENT_PORT": str(free_port()),
+        "MATRX_PULL_IMAGES": "false",
+        "MATRX_LOG_LEVEL": "WARNING",
+    }
     process = AgentProcess(env)
     process.start()
     yield process
@@ -60,8 +69,11 @@ def agent_process(pg_url: str, tmp_path: Path) -> Iterator[AgentProcess]:
 
 
 def test_an_agent_killed_mid_deploy_keeps_the_old_release_live(
-    agent_process: AgentProcess, docker_client: docker.DockerClient, app_image: str,
-    git_app: GitApp, svc_name: str,
+    agent_process: AgentProcess,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    git_app: GitApp,
+    svc_name: str,
 ) -> None:
     client = AgentClient(agent_process.url, agent_process.env["MATRX_ADMIN_TOKEN"])
     try:
@@ -74,9 +86,13 @@ def test_an_agent_killed_mid_deploy_keeps_the_old_release_live(
         job = client.deploy(svc_name, slow["id"])
 
         def candidate() -> list[docker.models.containers.Container]:
-            return [c for c in docker_client.containers.list(
-                filters={"label": f"matrx.service={svc_name}"})
-                if c.labels.get("matrx.release") == slow["id"]]
+            return [
+                c
+                for c in docker_client.containers.list(
+                    filters={"label": f"matrx.service={svc_name}"}
+                )
+                if c.labels.get("matrx.release") == slow["id"]
+            ]
 
         wait_for(candidate, 20, "candidate container")
         agent_process.kill()
@@ -93,26 +109,36 @@ def test_an_agent_killed_mid_deploy_keeps_the_old_release_live(
         assert latest["outcome"] == "interrupted" and "kept" in latest["evidence"]["recovery"]
         assert client.service(svc_name)["status"]["health"] == "healthy"
     finally:
-        for c in docker_client.containers.list(all=True, filters={"label": f"matrx.service={svc_name}"}):
+        for c in docker_client.containers.list(
+            all=True, filters={"label": f"matrx.service={svc_name}"}
+        ):
             c.remove(force=True)
         client.close()
 
 
 @pytest.fixture
-def routed_agent(docker_client: docker.DockerClient, app_image: str, tmp_path: Path,
-                 postgres) -> Iterator[tuple[RunningAgent, Path]]:  # type: ignore[no-untyped-def]
+def routed_agent(
+    docker_client: docker.DockerClient, app_image: str, tmp_path: Path, postgres
+) -> Iterator[tuple[RunningAgent, Path]]:  # type: ignore[no-untyped-def]
     """An agent whose route checks go to an entrypoint on loopback (a busybox httpd)."""
     port = free_port()
     www = tmp_path / "www"
     (www / "api" / "http").mkdir(parents=True)
     (www / "index.html").write_text("entrypoint\n")
     entry = docker_client.containers.run(
-        app_image, ["httpd", "-f", "-p", "8080", "-h", "/srv"], detach=True, init=True,
-        name=f"t-entry-{port}", ports={"8080/tcp": ("127.0.0.1", port)},
+        app_image,
+        ["httpd", "-f", "-p", "8080", "-h", "/srv"],
+        detach=True,
+        init=True,
+        name=f"t-entry-{port}",
+        ports={"8080/tcp": ("127.0.0.1", port)},
         volumes={str(www): {"bind": "/srv", "mode": "ro"}},
     )
-    settings = agent_settings(tmp_path / "data", traefik_entrypoint_url=f"http://127.0.0.1:{port}",
-                              traefik_api_url=f"http://127.0.0.1:{port}")
+    settings = agent_settings(
+        tmp_path / "data",
+        traefik_entrypoint_url=f"http://127.0.0.1:{port}",
+        traefik_api_url=f"http://127.0.0.1:{port}",
+    )
     agent = RunningAgent(settings).start()
     wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/").status_code == 200, 10, "entrypoint")
     yield agent, www
@@ -126,19 +152,25 @@ def test_route_files_are_written_once_validated_and_removed(
 ) -> None:
     agent, www = routed_agent
     admin = agent.client()
-    routes = [{"host": f"{svc_name}.example.com", "port": 8080},
-              {"host": f"{svc_name}.example.com", "path_prefix": "/missing", "port": 8080}]
+    routes = [
+        {"host": f"{svc_name}.example.com", "port": 8080},
+        {"host": f"{svc_name}.example.com", "path_prefix": "/missing", "port": 8080},
+    ]
     # what Traefik's API would list: only the first router was loaded
-    loaded = [{"name": f"{svc_name}-0@file", "status": "enabled"},
-              {"name": "stale-0@file", "status": "enabled"}]
+    loaded = [
+        {"name": f"{svc_name}-0@file", "status": "enabled"},
+        {"name": "stale-0@file", "status": "enabled"},
+    ]
     (www / "api" / "http" / "routers").write_text(json.dumps(loaded))
     admin.create_service(app_spec(svc_name, app_image, routes=routes))
     path = agent.settings.routes_dir / f"{svc_name}.yml"
     config = yaml.safe_load(path.read_text())
     validate_dynamic(config)
     rules = sorted(r["rule"] for r in config["http"]["routers"].values())
-    assert rules == [f"Host(`{svc_name}.example.com`)",
-                     f"Host(`{svc_name}.example.com`) && PathPrefix(`/missing`)"]
+    assert rules == [
+        f"Host(`{svc_name}.example.com`)",
+        f"Host(`{svc_name}.example.com`) && PathPrefix(`/missing`)",
+    ]
     servers = config["http"]["services"][svc_name]["loadBalancer"]["servers"]
     assert servers == [{"url": f"http://{svc_name}:8080"}]
     mtime = path.stat().st_mtime_ns

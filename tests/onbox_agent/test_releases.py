@@ -26,7 +26,10 @@ def deployed(admin: AgentClient, name: str, release_id: str) -> dict[str, Any]:
 
 
 def containers(client: docker.DockerClient, name: str) -> dict[str, Any]:
-    return {c.name: c for c in client.containers.list(all=True, filters={"label": f"matrx.service={name}"})}
+    return {
+        c.name: c
+        for c in client.containers.list(all=True, filters={"label": f"matrx.service={name}"})
+    }
 
 
 def test_build_records_a_release_with_log_and_archive(
@@ -51,7 +54,10 @@ def test_build_records_a_release_with_log_and_archive(
 
 
 def test_deploy_swaps_health_gated_and_keeps_the_old_container_stopped(
-    admin: AgentClient, docker_client: docker.DockerClient, app_image: str, git_app: GitApp,
+    admin: AgentClient,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    git_app: GitApp,
     svc_name: str,
 ) -> None:
     git_app.commit("1")
@@ -81,7 +87,9 @@ def test_pending_changes_list_commits_not_yet_deployed(
     git_app.commit("1")
     admin.create_service(source_spec(svc_name, app_image, git_app.path))
     unknown = admin.pending(svc_name)
-    assert unknown["running"] is None and "did not come from a recorded release" in unknown["message"]
+    assert (
+        unknown["running"] is None and "did not come from a recorded release" in unknown["message"]
+    )
     deployed(admin, svc_name, built(admin, svc_name)["id"])
     assert admin.pending(svc_name)["up_to_date"] is True
     sha2 = git_app.commit("2", "second change")
@@ -92,18 +100,27 @@ def test_pending_changes_list_commits_not_yet_deployed(
 
 
 def test_a_release_that_never_gets_healthy_leaves_the_old_one_serving(
-    admin: AgentClient, docker_client: docker.DockerClient, app_image: str, git_app: GitApp,
+    admin: AgentClient,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    git_app: GitApp,
     svc_name: str,
 ) -> None:
     git_app.commit("1")
     admin.create_service(source_spec(svc_name, app_image, git_app.path))
     good = built(admin, svc_name)
     deployed(admin, svc_name, good["id"])
-    live_before = [n for n, c in containers(docker_client, svc_name).items() if c.status == "running"]
+    live_before = [
+        n for n, c in containers(docker_client, svc_name).items() if c.status == "running"
+    ]
     git_app.commit("2", env="ENV UNHEALTHY=1")
     bad = built(admin, svc_name)
-    started = admin.request("POST", f"/v1/services/{svc_name}/deploy",
-                            json={"release_id": bad["id"]}, params={"timeout": 4})
+    started = admin.request(
+        "POST",
+        f"/v1/services/{svc_name}/deploy",
+        json={"release_id": bad["id"]},
+        params={"timeout": 4},
+    )
     job = admin.wait_job(started["id"])
     assert job["status"] == "failed" and job["error"]["error"] == "unhealthy"
     assert job["error"]["detail"]["evidence"]["logs"]
@@ -116,14 +133,20 @@ def test_a_release_that_never_gets_healthy_leaves_the_old_one_serving(
 
 
 def test_rollback_restarts_the_kept_container_then_loads_archived_images(
-    agent: RunningAgent, admin: AgentClient, docker_client: docker.DockerClient, app_image: str,
-    git_app: GitApp, svc_name: str,
+    agent: RunningAgent,
+    admin: AgentClient,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    git_app: GitApp,
+    svc_name: str,
 ) -> None:
     git_app.commit("1")
     admin.create_service(source_spec(svc_name, app_image, git_app.path))
     one = built(admin, svc_name)
     deployed(admin, svc_name, one["id"])
-    [one_container] = [n for n, c in containers(docker_client, svc_name).items() if c.status == "running"]
+    [one_container] = [
+        n for n, c in containers(docker_client, svc_name).items() if c.status == "running"
+    ]
     git_app.commit("2")
     two = built(admin, svc_name)
     deployed(admin, svc_name, two["id"])
@@ -133,7 +156,7 @@ def test_rollback_restarts_the_kept_container_then_loads_archived_images(
     assert now[one_container].status == "running"  # the standby came back: no new container
     assert admin.deployments(service=svc_name)[0]["kind"] == "rollback"
     # the image of release 2 is pruned locally and its container gone: rollback loads it back
-    for name, c in now.items():
+    for _name, c in now.items():
         if c.labels.get("matrx.release") == two["id"]:
             c.remove(force=True)
     docker_client.images.remove(two["image"], force=True)
@@ -165,9 +188,20 @@ def test_one_deploy_per_service_at_a_time(
     admin: AgentClient, app_image: str, git_app: GitApp, svc_name: str
 ) -> None:
     git_app.commit("1", env="ENV START_DELAY=3")
-    admin.create_service(source_spec(svc_name, app_image, git_app.path,
-                                     health={"http_path": "/healthz", "port": 8080,
-                                             "interval_s": 1, "timeout_s": 1, "retries": 2}))
+    admin.create_service(
+        source_spec(
+            svc_name,
+            app_image,
+            git_app.path,
+            health={
+                "http_path": "/healthz",
+                "port": 8080,
+                "interval_s": 1,
+                "timeout_s": 1,
+                "retries": 2,
+            },
+        )
+    )
     release = built(admin, svc_name)
     first = admin.deploy(svc_name, release["id"])
     with pytest.raises(AgentError) as info:
@@ -196,7 +230,7 @@ def test_bad_release_requests_are_clear_and_change_nothing(
             call()
         assert (info.value.status, info.value.code) == (status, code)
         assert info.value.hint
-    git_app.commit("2", dockerfile="FROM scratch\nRUN [\"/bin/false\"]\n")
+    git_app.commit("2", dockerfile='FROM scratch\nRUN ["/bin/false"]\n')
     job = admin.wait_job(admin.build(svc_name)["id"])
     assert job["status"] == "failed" and job["error"]["error"] == "build_failed"
     [failed] = admin.releases(svc_name)
@@ -208,12 +242,17 @@ def test_bad_release_requests_are_clear_and_change_nothing(
         admin.build(plain)
     assert info.value.code == "no_source"
     audit = admin.audit(target=svc_name, outcome="failed")["events"]
-    assert {e["action"] for e in audit} >= {"POST /v1/services/{name}/deploy",
-                                           "POST /v1/services/{name}/builds"}
+    assert {e["action"] for e in audit} >= {
+        "POST /v1/services/{name}/deploy",
+        "POST /v1/services/{name}/builds",
+    }
 
 
 def test_image_cleanup_keeps_the_last_releases_and_every_image_in_use(
-    docker_client: docker.DockerClient, app_image: str, git_app: GitApp, svc_name: str,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    git_app: GitApp,
+    svc_name: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     from tests.conftest import agent_settings
