@@ -107,6 +107,7 @@ class RunningAgent:
         self.server.should_exit = True
         self.server.force_exit = True
         self.thread.join(10)
+        self.runtime.monitor.stop()  # force_exit may skip the lifespan's shutdown
         self.runtime.store.dispose()
 
     def client(self, token: str | None = None, **kw: Any) -> AgentClient:
