@@ -135,6 +135,27 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_POSTGRES_IMAGE",
         description="Image of the dedicated Postgres containers (the official image's interface).",
     )
+    backup_interval_hours: float = Field(
+        24.0,
+        ge=0,
+        validation_alias="MATRX_BACKUP_INTERVAL_HOURS",
+        description="Hours between scheduled backups of each service (0: no schedule).",
+    )
+    backup_keep_last: int = Field(
+        7, ge=1, validation_alias="MATRX_BACKUP_KEEP_LAST", description="Backups kept: last N."
+    )
+    backup_keep_daily: int = Field(
+        7,
+        ge=0,
+        validation_alias="MATRX_BACKUP_KEEP_DAILY",
+        description="Also one a day for D days.",
+    )
+    backup_keep_weekly: int = Field(
+        4,
+        ge=0,
+        validation_alias="MATRX_BACKUP_KEEP_WEEKLY",
+        description="Also one a week for W weeks.",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")
@@ -184,4 +205,3 @@ def normalize_pg_url(url: str) -> str:
 def get_settings() -> AgentSettings:
     """The agent's settings, read once from the environment."""
     return AgentSettings()  # type: ignore[call-arg]
-

@@ -15,9 +15,11 @@ from prometheus_client.registry import Collector
 from matrx_ship import __version__
 from matrx_ship.settings import AgentSettings
 from onbox_agent import deploys, errors
+from onbox_agent.backups import start_scheduler, stop_scheduler
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import (
     audit,
+    backups,
     databases,
     env,
     exec,
@@ -79,9 +81,11 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         stop = threading.Event()
         deploys.reconcile(rt)
         rt.monitor.start()
+        start_scheduler(rt)
         threading.Thread(target=_flush_outbox, args=(rt, stop), daemon=True).start()
         yield
         stop.set()
+        stop_scheduler(rt)
         rt.monitor.stop()
 
     app = FastAPI(
@@ -110,6 +114,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         jobs,
         env,
         databases,
+        backups,
     ):
         app.include_router(module.router)
     app.include_router(health.open_router)

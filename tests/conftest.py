@@ -18,6 +18,7 @@ import uvicorn
 from matrx_ship.client import AgentClient
 from matrx_ship.settings import AgentSettings
 from onbox_agent.__main__ import server_config
+from onbox_agent.backups import stop_scheduler
 from onbox_agent.main import create_app
 from tests import engines
 
@@ -108,6 +109,7 @@ class RunningAgent:
         self.server.force_exit = True
         self.thread.join(10)
         self.runtime.monitor.stop()  # force_exit may skip the lifespan's shutdown
+        stop_scheduler(self.runtime)
         self.runtime.store.dispose()
 
     def client(self, token: str | None = None, **kw: Any) -> AgentClient:

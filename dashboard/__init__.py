@@ -1,0 +1,1 @@
+"""The ops console: one Streamlit app, deploy or manager scope (see docs/console.md)."""

@@ -1,0 +1,5 @@
+"""Start, stop, restart, force-recreate a service."""
+
+from dashboard.lib.views import actions
+
+actions.render()

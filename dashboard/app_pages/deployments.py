@@ -1,0 +1,5 @@
+"""Deployments across services."""
+
+from dashboard.lib.views import deployments
+
+deployments.render()

@@ -1,0 +1,5 @@
+"""The docs and runbooks."""
+
+from dashboard.lib.views import docs
+
+docs.render()

@@ -1,0 +1,5 @@
+"""Images and reclaimable space."""
+
+from dashboard.lib.views import images
+
+images.render()

@@ -1,0 +1,5 @@
+"""A service's logs: live tail and search."""
+
+from dashboard.lib.views import logs
+
+logs.render()

@@ -1,0 +1,5 @@
+"""Docker networks."""
+
+from dashboard.lib.views import networks
+
+networks.render()

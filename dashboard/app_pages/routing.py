@@ -1,0 +1,5 @@
+"""A service's routes: specs, Traefik, a live request."""
+
+from dashboard.lib.views import routing
+
+routing.render()

@@ -1,0 +1,5 @@
+"""All services at a glance."""
+
+from dashboard.lib.views import services
+
+services.render()

@@ -1,0 +1,5 @@
+"""A terminal in a service's container."""
+
+from dashboard.lib.views import terminal
+
+terminal.render()
