@@ -568,9 +568,9 @@ def test_the_schedule_backs_up_due_services_and_prunes_beyond_retention(
     scheduled = admin.request("GET", f"/v1/backups/{scheduled['id']}")
     assert scheduled["trigger"] == "scheduled" and scheduled["status"] == "succeeded"
     newer = [backed_up(admin, svc_name) for _ in range(3)]
-    monkeypatch.setitem(backups.DEFAULTS, "backup_keep_last", 2)
-    monkeypatch.setitem(backups.DEFAULTS, "backup_keep_daily", 0)
-    monkeypatch.setitem(backups.DEFAULTS, "backup_keep_weekly", 0)
+    monkeypatch.setattr(rt.settings, "backup_keep_last", 2)
+    monkeypatch.setattr(rt.settings, "backup_keep_daily", 0)
+    monkeypatch.setattr(rt.settings, "backup_keep_weekly", 0)
     pruned = backups.run_schedule(rt)["pruned"].get(svc_name)  # now: nothing is due
     assert pruned == [scheduled["id"], newer[0]["id"]]
     rows = admin.request("GET", f"/v1/services/{svc_name}/backups")

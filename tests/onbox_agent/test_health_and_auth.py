@@ -13,8 +13,8 @@ from matrx_ship.client import AgentClient, AgentError
 from tests.conftest import RunningAgent
 
 OPEN = {("GET", "/healthz")}
-PARAMS = {"name": "t-nobody", "token_name": "nobody", "release_id": "rel_000000000000",
-          "job_id": "job_0000000000000000", "key": "NOPE"}
+PARAMS = {"release_id": "rel_000000000000", "job_id": "job_0000000000000000", "key": "NOPE",
+          "backup_id": "bak_000000000000"}
 
 
 def routes(agent: RunningAgent) -> list[tuple[str, str, str]]:
@@ -23,9 +23,8 @@ def routes(agent: RunningAgent) -> list[tuple[str, str, str]]:
     out = []
     for path, methods in spec["paths"].items():
         for method in methods:
-            out.append(
-                (method.upper(), re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path), path)
-            )
+            concrete = re.sub(r"\{(\w+)\}", lambda m: PARAMS.get(m.group(1), "t-nobody"), path)
+            out.append((method.upper(), concrete, path))
     return out
 
 
