@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, String, Text, select, update
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from matrx_ship.errors import NotFound
-from matrx_ship.store.store import Store, _aware, utcnow
+from matrx_ship.store.records import as_dict
+from matrx_ship.store.store import Store, utcnow
 from matrx_ship.store.tables import Base
 
 # running -> succeeded | failed | interrupted; succeeded -> pruned (objects deleted)
@@ -49,15 +49,6 @@ class BackupRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-def row_dict(row: BackupRow) -> dict[str, Any]:
-    """A catalog row as a plain dict, times in UTC."""
-    out: dict[str, Any] = {}
-    for attr in sa_inspect(row).mapper.column_attrs:
-        value = getattr(row, attr.key)
-        out[attr.key] = _aware(value) if isinstance(value, datetime) else value
-    return out
-
-
 class BackupCatalog:
     """Reads and writes of the ``backups`` table, over the state store's engine."""
 
@@ -68,7 +59,7 @@ class BackupCatalog:
         row = BackupRow(created_at=utcnow(), status="running", keys=[], parts=[], **values)
         with self.store.session() as s:
             s.add(row)
-        return row_dict(row)
+        return as_dict(row)
 
     def update(self, backup_id: str, **values: Any) -> dict[str, Any]:
         with self.store.session() as s:
@@ -77,7 +68,7 @@ class BackupCatalog:
                 raise NotFound(f"There is no backup '{backup_id[:40]}'.")
             for key, value in values.items():
                 setattr(row, key, value)
-            return row_dict(row)
+            return as_dict(row)
 
     def get(self, backup_id: str) -> dict[str, Any]:
         with self.store.session() as s:
@@ -87,7 +78,7 @@ class BackupCatalog:
                     f"There is no backup '{backup_id[:40]}'.",
                     hint="List backups with GET /v1/services/{name}/backups.",
                 )
-            return row_dict(row)
+            return as_dict(row)
 
     def find(
         self,
@@ -106,7 +97,7 @@ class BackupCatalog:
             if value is not None:
                 stmt = stmt.where(column == value)
         with self.store.session() as s:
-            return [row_dict(r) for r in s.scalars(stmt)]
+            return [as_dict(r) for r in s.scalars(stmt)]
 
     def interrupt_leftovers(self) -> list[str]:
         """Mark backups that were running when the agent died as interrupted."""

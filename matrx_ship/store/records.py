@@ -10,15 +10,20 @@ from sqlalchemy import select, update
 
 from matrx_ship.errors import NotFound
 from matrx_ship.store.store import Store, _aware, utcnow
-from matrx_ship.store.tables import DeploymentRow, JobEventRow, JobRow, LogArchiveRow, ReleaseRow
+from matrx_ship.store.tables import (
+    Base,
+    DeploymentRow,
+    JobEventRow,
+    JobRow,
+    LogArchiveRow,
+    ReleaseRow,
+)
 
-Row = ReleaseRow | JobRow | DeploymentRow | LogArchiveRow | JobEventRow
 
-
-def as_dict(row: Row) -> dict[str, Any]:
+def as_dict(row: Base) -> dict[str, Any]:
     """A row as a plain dict, times in UTC."""
     out: dict[str, Any] = {}
-    for attr in sa_inspect(row).mapper.column_attrs:  # type: ignore[attr-defined]
+    for attr in sa_inspect(row).mapper.column_attrs:
         value = getattr(row, attr.key)
         out[attr.key] = _aware(value) if isinstance(value, datetime) else value
     return out
