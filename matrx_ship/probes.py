@@ -543,7 +543,7 @@ def read_secret(arn: str) -> str:
 
 
 class DeployTierSettings(BaseSettings):
-    """What both deploy-tier functions read: the agent, its token and the alarm topic.
+    """What both deploy-tier functions read: the agent, its token, the alarm topic, the store.
 
     The names are the environment `cdk/stack.py` gives the functions. A secret comes from
     Secrets Manager by ARN, or (a laptop, a benchmark) straight from its variable.
@@ -579,6 +579,16 @@ class DeployTierSettings(BaseSettings):
         validation_alias="MATRX_AGENT_TOKEN",
         description="The agent token itself, instead of the secret's ARN (CLI, benchmark).",
     )
+    database_url_secret_arn: str = Field(
+        "",
+        validation_alias="MATRX_DATABASE_URL_SECRET_ARN",
+        description="Secrets Manager ARN of the state store URL (SUPABASE_DB_URL).",
+    )
+    database_url_value: SecretStr | None = Field(
+        None,
+        validation_alias="SUPABASE_DB_URL",
+        description="The state store URL itself, instead of the secret's ARN (CLI, benchmark).",
+    )
     request_timeout_s: float = Field(
         5.0,
         gt=0,
@@ -608,6 +618,8 @@ class DeployTierSettings(BaseSettings):
             raise ValueError(
                 "set exactly one of MATRX_AGENT_TOKEN_SECRET_ARN and MATRX_AGENT_TOKEN"
             )
+        if bool(self.database_url_secret_arn) == (self.database_url_value is not None):
+            raise ValueError("set exactly one of MATRX_DATABASE_URL_SECRET_ARN and SUPABASE_DB_URL")
         if self.breakglass_url.startswith("https://") and not self.breakglass_cert_sha256:
             raise ValueError("MATRX_BREAKGLASS_URL needs MATRX_BREAKGLASS_CERT_SHA256 (the pin)")
         return self
@@ -617,6 +629,12 @@ class DeployTierSettings(BaseSettings):
         if self.agent_token_value is not None:
             return self.agent_token_value.get_secret_value()
         return read_secret(self.agent_token_secret_arn)
+
+    def database_url(self) -> str:
+        """The state store's URL (libpq style)."""
+        if self.database_url_value is not None:
+            return self.database_url_value.get_secret_value()
+        return read_secret(self.database_url_secret_arn)
 
 
 # --- reaching the agent: public path, then break-glass ---------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 
-from matrx_ship.probes import DeployTierSettings, read_secret
+from matrx_ship.probes import DeployTierSettings
 
 
 class BackupCheckSettings(DeployTierSettings):
@@ -38,22 +38,6 @@ class BackupCheckSettings(DeployTierSettings):
         description="Comma-separated services that must have backups even when the catalog "
         "has none for them yet.",
     )
-    database_url_secret_arn: str = Field(
-        "",
-        validation_alias="MATRX_DATABASE_URL_SECRET_ARN",
-        description="Secrets Manager ARN of the state store URL (SUPABASE_DB_URL).",
-    )
-    database_url_value: SecretStr | None = Field(
-        None,
-        validation_alias="SUPABASE_DB_URL",
-        description="The state store URL itself, instead of the secret's ARN (CLI, benchmark).",
-    )
-
-    @model_validator(mode="after")
-    def _one_database_source(self) -> BackupCheckSettings:
-        if bool(self.database_url_secret_arn) == (self.database_url_value is not None):
-            raise ValueError("set exactly one of MATRX_DATABASE_URL_SECRET_ARN and SUPABASE_DB_URL")
-        return self
 
     @property
     def host_prefix(self) -> str:
@@ -68,12 +52,6 @@ class BackupCheckSettings(DeployTierSettings):
     @property
     def expected(self) -> set[str]:
         return {name.strip() for name in self.expected_services.split(",") if name.strip()}
-
-    def database_url(self) -> str:
-        """The state store's URL (libpq style)."""
-        if self.database_url_value is not None:
-            return self.database_url_value.get_secret_value()
-        return read_secret(self.database_url_secret_arn)
 
 
 @lru_cache

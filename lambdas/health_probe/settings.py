@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from matrx_ship.probes import DeployTierSettings, Thresholds, read_secret
+from matrx_ship.probes import DeployTierSettings, Thresholds
 
 
 class ProbeSettings(DeployTierSettings):
@@ -42,16 +42,6 @@ class ProbeSettings(DeployTierSettings):
     down_after: int = Field(
         2, ge=1, validation_alias="MATRX_PROBE_DOWN_AFTER", description="Failures in a row to down."
     )
-    database_url_secret_arn: str = Field(
-        "",
-        validation_alias="MATRX_DATABASE_URL_SECRET_ARN",
-        description="Secrets Manager ARN of the state store URL (SUPABASE_DB_URL).",
-    )
-    database_url_value: SecretStr | None = Field(
-        None,
-        validation_alias="SUPABASE_DB_URL",
-        description="The state store URL itself, instead of the secret's ARN (CLI, benchmark).",
-    )
     runbook_url: str = Field(
         "docs/runbooks/manager-down.md",
         validation_alias="MATRX_RUNBOOK_URL",
@@ -83,9 +73,7 @@ class ProbeSettings(DeployTierSettings):
     )
 
     @model_validator(mode="after")
-    def _one_database_source(self) -> ProbeSettings:
-        if bool(self.database_url_secret_arn) == (self.database_url_value is not None):
-            raise ValueError("set exactly one of MATRX_DATABASE_URL_SECRET_ARN and SUPABASE_DB_URL")
+    def _thresholds_in_order(self) -> ProbeSettings:
         if self.degraded_after > self.down_after:
             raise ValueError("MATRX_PROBE_DEGRADED_AFTER must not exceed MATRX_PROBE_DOWN_AFTER")
         return self
@@ -105,12 +93,6 @@ class ProbeSettings(DeployTierSettings):
         if "manager-down" not in self.runbook_url:
             return self.runbook_url
         return self.runbook_url.replace("manager-down", name)
-
-    def database_url(self) -> str:
-        """The state store's URL (libpq style)."""
-        if self.database_url_value is not None:
-            return self.database_url_value.get_secret_value()
-        return read_secret(self.database_url_secret_arn)
 
 
 @lru_cache
