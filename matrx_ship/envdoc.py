@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings
 DOC = Path(__file__).resolve().parent.parent / "docs" / "env.md"
 # one settings model per deployable (imported by name: the library imports no deployable)
 MODELS = [
-    "matrx_ship.settings:AgentSettings",
-    "matrx_ship.settings_console:ConsoleSettings",
+    "onbox_agent.settings:AgentSettings",
+    "dashboard.settings:ConsoleSettings",
     "lambdas.health_probe.settings:ProbeSettings",
     "lambdas.backup_check.settings:BackupCheckSettings",
 ]
@@ -45,7 +45,7 @@ def render() -> str:
     lines = [
         "# Environment variables",
         "",
-        "Generated from `matrx_ship/settings.py` by `python -m matrx_ship.envdoc`; "
+        "Generated from each deployable's settings model by `python -m matrx_ship.envdoc`; "
         "a test fails when this file is stale.",
     ]
     for model in models():

@@ -9,8 +9,8 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from matrx_ship.settings import AgentSettings, get_settings
 from onbox_agent.main import create_app
+from onbox_agent.settings import AgentSettings, get_settings
 
 
 def main() -> None:

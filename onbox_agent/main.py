@@ -13,7 +13,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from matrx_ship import __version__
-from matrx_ship.settings import AgentSettings
 from onbox_agent import deploys, errors
 from onbox_agent.backups import start_scheduler, stop_scheduler
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
@@ -33,6 +32,7 @@ from onbox_agent.routes import (
     tokens,
 )
 from onbox_agent.runtime import Runtime, build_runtime
+from onbox_agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 

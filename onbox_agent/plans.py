@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from onbox_agent.steps import Step
+
 Action = Literal[
     "ensure_image",
     "create",
@@ -26,12 +28,6 @@ Action = Literal[
     "retire",
     "restart",
 ]
-
-
-@dataclass(frozen=True)
-class Step:
-    action: Action
-    target: str  # a container name, or "candidate"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from matrx_ship.models import ServiceSpec
-from matrx_ship.settings import AgentSettings
 from matrx_ship.traefik import RouteSpec, route_request_target, write_service_config
+from onbox_agent.settings import AgentSettings
 
 
 def write_routes(settings: AgentSettings, spec: ServiceSpec) -> bool:

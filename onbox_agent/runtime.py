@@ -17,7 +17,6 @@ from matrx_ship.crypto import SecretBox, hash_token
 from matrx_ship.errors import NotFound, Unavailable
 from matrx_ship.models import AuditEvent, Scope, TokenInfo
 from matrx_ship.outbox import Outbox
-from matrx_ship.settings import AgentSettings
 from matrx_ship.store import Store
 from matrx_ship.store.records import Records
 from onbox_agent import databases, routing
@@ -26,6 +25,7 @@ from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
 from onbox_agent.monitor import Monitor
 from onbox_agent.services import ServiceLocks, ServiceManager, SpecRepo, Target
+from onbox_agent.settings import AgentSettings
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ from matrx_ship.models import ServiceSpec
 from matrx_ship.store import Store
 from onbox_agent import engine, plans
 from onbox_agent.engine import HealthResult
+from onbox_agent.steps import Step, check_handled, dispatch
 
 
 class SpecRepo:
@@ -178,11 +179,29 @@ class Executor:
         self.reused = False
         self.outcome = Outcome(ok=True)
 
-    def run(self, steps: list[plans.Step]) -> Outcome:
+    def handlers(self) -> dict[str, Callable[[str], bool]]:
+        """What each plan action does; each returns whether the plan may go on."""
+        return {
+            "ensure_image": self._ensure_image,
+            "create": self._create,
+            "reuse": self._reuse,
+            "start": self._start,
+            "wait_healthy": self._wait_healthy,
+            "attach": self._attach,
+            "detach": self._detach,
+            "stop": self._stop,
+            "remove": self._remove,
+            "retire": self._remove,
+            "restart": self._restart,
+        }
+
+    def run(self, steps: list[Step]) -> Outcome:
         """Apply the steps in order; on a failed health gate undo and stop."""
+        handlers = self.handlers()
+        check_handled(steps, handlers)
         for step in steps:
             started = time.monotonic()
-            ok = getattr(self, f"_{step.action}")(step.target)
+            ok = bool(dispatch(step, handlers))
             record = {
                 "action": step.action,
                 "target": self._label(step.target),
@@ -256,7 +275,6 @@ class Executor:
         self.retire_fn(self.named[target])
         return True
 
-    _retire = _remove
 
     def _restart(self, target: str) -> bool:
         self.named[target].restart(timeout=self.grace_s)
@@ -308,7 +326,7 @@ class ServiceManager:
     def _apply(
         self,
         spec: ServiceSpec,
-        steps: list[plans.Step],
+        steps: list[Step],
         deadline: float | None,
         generation: int = 0,
         grace_s: int = 10,

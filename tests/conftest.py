@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 
 from matrx_ship.client import AgentClient
-from matrx_ship.settings import AgentSettings
 from onbox_agent.__main__ import server_config
 from onbox_agent.backups import stop_scheduler
 from onbox_agent.main import create_app
+from onbox_agent.settings import AgentSettings
 from tests import engines
 
 TEST_PREFIX = "t-"

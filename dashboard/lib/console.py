@@ -16,8 +16,8 @@ import streamlit as st
 from dashboard.lib.access import Identity
 from dashboard.lib.memory import AgentMemory, ResourceHistory
 from dashboard.lib.stored import StoredState
+from dashboard.settings import ConsoleSettings
 from matrx_ship.client import AgentClient, AgentError
-from matrx_ship.settings_console import ConsoleSettings
 
 KEY = "_console"
 PROBE_TIMEOUT_S = 3.0

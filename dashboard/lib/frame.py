@@ -16,8 +16,8 @@ from dashboard.lib import data, fmt, nav
 from dashboard.lib.access import Identity
 from dashboard.lib.console import KEY, Console, connect, memory_for, probe, stored_for
 from dashboard.lib.memory import Snapshot
+from dashboard.settings import ConsoleSettings, get_console_settings
 from matrx_ship.client import AgentClient, AgentError
-from matrx_ship.settings_console import ConsoleSettings, get_console_settings
 
 TOKEN = "token"
 SIGN_IN_ERROR = "sign_in_error"

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from matrx_ship.settings_console import get_console_settings
+from dashboard.settings import get_console_settings
 from tests import engines
 from tests.conftest import (
     TEST_PREFIX,

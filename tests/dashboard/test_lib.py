@@ -13,8 +13,8 @@ from dashboard.lib.actions import ACTIONS, action, summary
 from dashboard.lib.logquery import LogQuery, as_text, newest_first
 from dashboard.lib.memory import ResourceHistory, Snapshot
 from dashboard.lib.problems import open_problems
+from dashboard.settings import ConsoleSettings
 from matrx_ship.models import Scope
-from matrx_ship.settings_console import ConsoleSettings
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 

@@ -8,9 +8,10 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from matrx_ship.config import normalize_pg_url
 from matrx_ship.crypto import SecretBox
 from matrx_ship.envdoc import DOC, render
-from matrx_ship.settings import AgentSettings, normalize_pg_url
+from onbox_agent.settings import AgentSettings
 
 
 def test_values_round_trip_and_ciphertext_hides_them() -> None:

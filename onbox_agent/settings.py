@@ -1,7 +1,7 @@
-"""Typed, fail-fast settings for every deployable, read from the environment.
+"""The agent's typed, fail-fast settings, read from the environment.
 
-Nothing else in the code base reads ``os.environ``; ``docs/env.md`` is generated
-from these models (``python -m matrx_ship.envdoc``) so it cannot drift.
+Nothing else in the agent reads ``os.environ``; ``docs/env.md`` is generated from this
+model and the other deployables' (``python -m matrx_ship.envdoc``) so it cannot drift.
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "admin", "token", "xxx", "test"}
-
-
-def is_placeholder(value: str) -> bool:
-    return value.strip().lower() in PLACEHOLDERS or len(value.strip()) < 16
+from matrx_ship.config import is_placeholder, normalize_pg_url
 
 
 class AgentSettings(BaseSettings):
@@ -191,14 +187,6 @@ class AgentSettings(BaseSettings):
         if self.s3_bucket is None:
             out.append("blob store is a local folder (set MATRX_S3_BUCKET)")
         return out
-
-
-def normalize_pg_url(url: str) -> str:
-    """Make a libpq-style URL use the psycopg 3 driver in SQLAlchemy."""
-    for prefix in ("postgresql+psycopg://", "postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 @lru_cache

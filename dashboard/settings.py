@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matrx_ship.settings import is_placeholder, normalize_pg_url
+from matrx_ship.config import is_placeholder, normalize_pg_url
 
 
 class ConsoleSettings(BaseSettings):
