@@ -200,17 +200,26 @@ def running_names_and_labels(
     return [(c.attrs["Names"][0].lstrip("/"), c.attrs.get("Labels") or {}) for c in found]
 
 
+def serving(found: list[Container]) -> Container | None:
+    """The one of ``found`` that serves: the first running one, else the first (newest).
+
+    Every "which container is the service's (or the database's)" question goes through
+    this one rule, so the console, backups and checks never disagree.
+    """
+    running = [c for c in found if c.status == "running"]
+    return (running or found or [None])[0]
+
+
 def current_container(client: docker.DockerClient, name: str) -> Container:
     """The container that serves the service (running first, else newest)."""
-    found = service_containers(client, name)
-    if not found:
+    found = serving(service_containers(client, name))
+    if found is None:
         raise NotFound(
             f"The service '{name}' has no container.",
             hint=f"Create it with POST /v1/services/{name}/recreate.",
             code="no_container",
         )
-    running = [c for c in found if c.status == "running"]
-    return (running or found)[0]
+    return found
 
 
 @dataclass

@@ -477,9 +477,7 @@ class ServiceManager:
         return self._apply(spec, steps, deadline, generation, target=target)
 
     def _current(self, name: str) -> Container | None:
-        found = engine.service_containers(self.client, name)
-        running = [c for c in found if c.status == "running"]
-        return (running or found)[0] if found else None
+        return engine.serving(engine.service_containers(self.client, name))
 
     def _generation(self, name: str) -> int:
         found = engine.service_containers(self.client, name)
