@@ -207,7 +207,8 @@ def serving(found: list[Container]) -> Container | None:
     this one rule, so the console, backups and checks never disagree.
     """
     running = [c for c in found if c.status == "running"]
-    return (running or found or [None])[0]
+    ranked = running or found
+    return ranked[0] if ranked else None
 
 
 def current_container(client: docker.DockerClient, name: str) -> Container:
