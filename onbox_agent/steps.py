@@ -16,6 +16,7 @@ from dataclasses import dataclass
 class Step:
     action: str
     target: str  # what the action applies to: a container, a database, a volume, a part
+    detail: str = ""  # what a person reading the plan needs: from which backup, which release
 
 
 Handler = Callable[[str], object]
