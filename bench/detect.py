@@ -38,9 +38,12 @@ import httpx
 import psycopg
 from pydantic import SecretStr
 
+from lambdas.common.ladder import TargetState
+from lambdas.common.records import ProbeStore, TargetStatus
+from lambdas.common.statestore import open_store
 from lambdas.health_probe.probe import schedule
 from lambdas.health_probe.settings import ProbeSettings
-from matrx_ship.probes import ProbeStore, TargetState, TargetStatus, open_store, utcnow
+from matrx_ship.store.store import utcnow
 from tests.conftest import RunningAgent, agent_settings, app_spec
 from tests.engines import Moto, Postgres, build_busybox_app, docker_client, free_port, wait_for
 

@@ -6,8 +6,10 @@ A bundle (the asset root, which Lambda mounts as /var/task) holds:
    package inside a package (`lambdas/health_probe/`), it is also copied to that import
    path, so the handler imports its siblings as `lambdas.health_probe.probe`, the same
    way the tests and the command line do,
-2. the shared library `matrx_ship/`, copied whole,
-3. the distributions named in the function's `requirements.txt` and their dependencies,
+2. the functions' own shared package, the sibling `common/` of such a directory
+   (`lambdas/common/`), at its import path `lambdas.common`,
+3. the shared library `matrx_ship/`, copied whole,
+4. the distributions named in the function's `requirements.txt` and their dependencies,
    copied from the Python environment that runs the synth. Their versions are therefore the
    ones `uv.lock` pins, and nothing is downloaded: synth works without a network.
 
@@ -37,6 +39,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+COMMON = "common"  # the package beside the functions that every one of them imports
 
 # The python3.12 x86_64 Lambda environment, for evaluating dependency markers.
 TARGET_MARKERS = {
@@ -146,7 +149,8 @@ def copy_distribution(dist: metadata.Distribution, output_dir: Path) -> None:
 
 def lambda_code(*, function_dir: Path, shared_lib: Path) -> lambda_.Code:
     """Lambda code built by `LocalBundler`; the asset hash is the bundle's content, so a
-    change in `matrx_ship/` or a vendored version deploys a new function version."""
+    change in `lambdas/common/`, `matrx_ship/` or a vendored version deploys a new function
+    version."""
     return lambda_.Code.from_asset(
         str(function_dir),
         asset_hash_type=cdk.AssetHashType.OUTPUT,
@@ -223,12 +227,15 @@ def _require_pure(dist: metadata.Distribution) -> None:
 
 
 def _copy_as_package(function_dir: Path, output_dir: Path) -> None:
-    """`lambdas/<name>/` again at its import path, with the parent package's `__init__.py`."""
+    """`lambdas/<name>/` again at its import path, with the parent package's `__init__.py`
+    and its sibling `lambdas/common/` when there is one."""
     parent = function_dir.parent
     if not (function_dir / "__init__.py").is_file() or not (parent / "__init__.py").is_file():
         return
     _copy_tree(function_dir, output_dir / parent.name / function_dir.name)
     shutil.copyfile(parent / "__init__.py", output_dir / parent.name / "__init__.py")
+    if (parent / COMMON / "__init__.py").is_file():
+        _copy_tree(parent / COMMON, output_dir / parent.name / COMMON)
 
 
 def _copy_tree(source: Path, target: Path) -> None:

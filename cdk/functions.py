@@ -30,7 +30,8 @@ def powertools_layer(scope: Construct, *, version: int) -> lambda_.ILayerVersion
 
 
 class ScheduledFunction(Construct):
-    """`<function_dir>/handler.py:handler`, bundled with `matrx_ship/`, invoked every `rate`.
+    """`<function_dir>/handler.py:handler`, bundled with `lambdas/common/` and `matrx_ship/`,
+    invoked every `rate`.
 
     A failed run is not retried: the next scheduled run is the retry, and the errors
     alarm tells a person. The role starts empty apart from writing its own log group.

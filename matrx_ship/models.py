@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from matrx_ship.envtext import valid_key
 from matrx_ship.traefik import RouteSpec
 
 _NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?")
 _IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._/-]{0,200}(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?"
 )
-_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _HTTP_PATH = re.compile(r"/[A-Za-z0-9._~/?=&%-]{0,200}")
 _LABEL_KEY = re.compile(r"[a-z0-9][a-z0-9._/-]{0,127}")
 _VOLUME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
@@ -154,7 +154,7 @@ class GitSource(Strict):
         if not _BRANCH.fullmatch(self.branch) or ".." in self.branch:
             raise ValueError(f"'{self.branch[:80]}' is not a valid branch name")
         for key, value in self.build_args.items():
-            if not _ENV_KEY.fullmatch(key) or len(value) > 4096 or "\x00" in value:
+            if not valid_key(key) or len(value) > 4096 or "\x00" in value:
                 raise ValueError(f"build arg {key[:80]!r} has an invalid name or value")
         return self
 
@@ -191,7 +191,7 @@ class ServiceSpec(Strict):
     @model_validator(mode="after")
     def _check_maps(self) -> ServiceSpec:
         for key, value in self.env.items():
-            if not _ENV_KEY.fullmatch(key):
+            if not valid_key(key):
                 raise ValueError(f"not a valid environment variable name: {key[:80]!r}")
             if len(value) > 32_768 or "\x00" in value:
                 raise ValueError(f"the value of {key} is too long or holds a NUL byte")

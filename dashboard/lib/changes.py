@@ -6,13 +6,11 @@ confirmation shows (tested by equality), or a one-line summary of the agent's an
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dashboard.lib import fmt
+from matrx_ship import envtext
 
-ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_DOTENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 GATE = (
     "the new container must pass its health check (at most the agent's MATRX_HEALTH_TIMEOUT, "
     "60 s by default) before traffic moves to it; if it never gets healthy, the old one keeps "
@@ -76,8 +74,7 @@ def env_change(service: str, set_keys: list[str], unset: list[str]) -> str:
 
 def dotenv_keys(text: str) -> list[str]:
     """The variable names a .env text sets (the agent parses the values and refuses bad lines)."""
-    found = (_DOTENV_LINE.match(line) for line in text.splitlines())
-    return sorted({m.group(1) for m in found if m})
+    return envtext.keys(text)
 
 
 def env_import(service: str, keys: list[str], replace: bool) -> str:

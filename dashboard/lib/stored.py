@@ -38,10 +38,8 @@ class StoredState:
 
     def audit(self, **filters: Any) -> dict[str, Any]:
         """The same answer as ``GET /v1/audit``, from the store."""
-        query = AuditQuery(**filters)
-        events = [e.model_dump(mode="json") for e in self.store.list_audit(query)]
-        next_before = events[-1]["id"] if len(events) == query.limit else None
-        return {"events": events, "next_before_id": next_before}
+        page = self.store.audit_page(AuditQuery(**filters))
+        return {**page, "events": [e.model_dump(mode="json") for e in page["events"]]}
 
     def last_activity(self) -> datetime | None:
         """When the agent last wrote an audit event (its last recorded change)."""

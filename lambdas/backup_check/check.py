@@ -43,8 +43,10 @@ from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from lambdas.backup_check.settings import BackupCheckSettings, get_settings
+from lambdas.common.alerts import Alert, publish
+from lambdas.common.reach import reach_agent
+from lambdas.common.statestore import open_store
 from matrx_ship.client import AgentClient, AgentError
-from matrx_ship.probes import Alert, open_store, publish, reach_agent
 from matrx_ship.store import Store
 from matrx_ship.store.backuptables import BackupCatalog, BackupRow
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic import Field
 
-from matrx_ship.probes import DeployTierSettings
+from lambdas.common.settings import DeployTierSettings
 
 
 class BackupCheckSettings(DeployTierSettings):

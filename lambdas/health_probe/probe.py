@@ -32,25 +32,20 @@ import httpx
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lambdas.health_probe.settings import ProbeSettings, get_settings
-from matrx_ship.client import AgentClient, AgentError
-from matrx_ship.probes import (
+from lambdas.common.alerts import Alert, publish
+from lambdas.common.ladder import (
     ALERT_ONLY,
     MANAGER_LADDER,
-    AgentReach,
-    Alert,
-    ProbeResult,
-    ProbeStore,
     Step,
     TargetState,
-    TargetStatus,
-    audit_step,
     last_healthy_release,
     next_step,
-    open_store,
-    publish,
-    reach_agent,
 )
+from lambdas.common.reach import AgentReach, reach_agent
+from lambdas.common.records import ProbeResult, ProbeStore, TargetStatus
+from lambdas.common.statestore import audit_step, open_store
+from lambdas.health_probe.settings import ProbeSettings, get_settings
+from matrx_ship.client import AgentClient, AgentError
 from matrx_ship.store import Store
 
 logger = Logger(service="health_probe", child=True)

@@ -6,7 +6,8 @@ from functools import lru_cache
 
 from pydantic import Field, model_validator
 
-from matrx_ship.probes import DeployTierSettings, Thresholds
+from lambdas.common.ladder import Thresholds
+from lambdas.common.settings import DeployTierSettings
 
 
 class ProbeSettings(DeployTierSettings):

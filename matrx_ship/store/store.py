@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matrx_ship.errors import Conflict, NotFound
 from matrx_ship.models import AuditEvent, Scope, TokenInfo
+from matrx_ship.paging import DEFAULT_LIMIT, clamp_limit, next_before_id
 from matrx_ship.store.tables import AuditRow, ServiceRow, TokenRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -43,7 +44,14 @@ class AuditQuery:
     since: datetime | None = None
     until: datetime | None = None
     before_id: int | None = None
-    limit: int = 100
+    limit: int = DEFAULT_LIMIT
+
+
+class AuditPage(TypedDict):
+    """The answer of `GET /v1/audit`: one page, newest first, and the next page's cursor."""
+
+    events: list[AuditEvent]
+    next_before_id: int | None
 
 
 class Store:
@@ -239,7 +247,7 @@ class Store:
 
     def list_audit(self, q: AuditQuery) -> list[AuditEvent]:
         """Audit events, newest first, filtered and paged by id."""
-        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(q.limit)
+        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(clamp_limit(q.limit))
         for column, value in (
             (AuditRow.actor, q.actor),
             (AuditRow.action, q.action),
@@ -256,6 +264,11 @@ class Store:
             stmt = stmt.where(AuditRow.id < q.before_id)
         with self.session() as s:
             return [_audit_event(r) for r in s.scalars(stmt)]
+
+    def audit_page(self, q: AuditQuery) -> AuditPage:
+        """One page of `list_audit` and the cursor of the next older one (`matrx_ship.paging`)."""
+        events = self.list_audit(q)
+        return {"events": events, "next_before_id": next_before_id([e.id for e in events], q.limit)}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

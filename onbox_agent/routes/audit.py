@@ -7,7 +7,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from matrx_ship.models import AuditEvent, Scope
+from matrx_ship.models import Scope
+from matrx_ship.paging import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from matrx_ship.store import AuditQuery
 from onbox_agent.deps import RuntimeDep, require
 
@@ -23,12 +24,9 @@ def list_audit(
     outcome: Literal["allowed", "denied", "failed"] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: int | None = Query(None, ge=1, le=2**62),
-    limit: int = Query(100, ge=1, le=1000),
+    before_id: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> dict[str, object]:
     """Newest first; page with ``before_id`` = the last id of the previous page."""
-    events: list[AuditEvent] = rt.store.list_audit(
-        AuditQuery(actor, action, target, outcome, since, until, before_id, limit)
-    )
-    next_before = events[-1].id if len(events) == limit else None
-    return {"events": events, "next_before_id": next_before}
+    query = AuditQuery(actor, action, target, outcome, since, until, before_id, limit)
+    return dict(rt.store.audit_page(query))

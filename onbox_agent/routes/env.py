@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from matrx_ship import envtext
 from matrx_ship.errors import NotFound
 from matrx_ship.models import Scope, ServiceSpec, mask
-from onbox_agent import envfile
 from onbox_agent.deps import Admin, Operator, RuntimeDep, SpecDep, require
 from onbox_agent.routes.services import Deadline, outcome_body
 from onbox_agent.runtime import Runtime
@@ -20,7 +20,7 @@ from onbox_agent.runtime import Runtime
 router = APIRouter(
     prefix="/v1/services/{name}/env", tags=["env"], dependencies=[Depends(require(Scope.read))]
 )
-EnvKey = Path(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+EnvKey = Path(pattern=f"^{envtext.KEY_PATTERN}$")
 
 
 class EnvChange(BaseModel):
@@ -88,7 +88,7 @@ def import_env(
     timeout: float | None = Deadline,
 ) -> dict[str, Any]:
     """Merge (or replace with) the variables of a .env text, then apply them."""
-    parsed = envfile.parse(body.dotenv)
+    parsed = envtext.parse(body.dotenv)
     env = parsed if body.replace else spec.env | parsed
     return _apply(rt, spec, env, who.name, request, timeout)
 
@@ -105,7 +105,7 @@ AuditedRead = Depends(audited_read)
 def export_env(who: Admin, spec: SpecDep, request: Request) -> PlainTextResponse:
     """The variables as a .env text with their values (admin; audited)."""
     request.state.audit_detail = {"keys": sorted(spec.env)}
-    return PlainTextResponse(envfile.render(spec.env))
+    return PlainTextResponse(envtext.render(spec.env))
 
 
 @router.get("/{key}/reveal", dependencies=[AuditedRead])

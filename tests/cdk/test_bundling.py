@@ -65,6 +65,25 @@ def test_no_requirements_file_bundles_only_code(tmp_path: Path, shared_lib: Path
     assert sorted(p.name for p in out.iterdir()) == ["handler.py", "matrx_ship"]
 
 
+def test_a_packaged_function_ships_with_its_sibling_common_package(
+    tmp_path: Path, shared_lib: Path
+) -> None:
+    root = tmp_path / "lambdas"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    function_dir = make_function(root)
+    (function_dir / "__init__.py").write_text("")
+    (root / "common").mkdir()
+    (root / "common" / "__init__.py").write_text("")
+    (root / "common" / "alerts.py").write_text("SUBJECT = 'x'\n")
+    (root / "other").mkdir()  # another function: not this one's to carry
+    (root / "other" / "handler.py").write_text("")
+    out = tmp_path / "out"
+    bundle(function_dir=function_dir, shared_lib=shared_lib, output_dir=out)
+    assert sorted(p.name for p in (out / "lambdas").iterdir()) == ["__init__.py", "common", "probe"]
+    assert (out / "lambdas" / "common" / "alerts.py").read_text() == "SUBJECT = 'x'\n"
+
+
 def test_what_the_runtime_and_layer_provide_is_not_vendored() -> None:
     names = {
         d.metadata["Name"].lower()

@@ -53,3 +53,5 @@ def test_cdk_synth_runs_offline_with_the_project_cli(tmp_path: Path) -> None:
     bundles = [p for p in out.iterdir() if p.name.startswith("asset.") and p.is_dir()]
     handlers = {b.name: (b / "handler.py").exists() for b in bundles}
     assert len(bundles) >= 2 and all(handlers.values()), handlers
+    common = {b.name: (b / "lambdas" / "common" / "statestore.py").is_file() for b in bundles}
+    assert all(common.values()), common

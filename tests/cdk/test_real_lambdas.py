@@ -25,7 +25,7 @@ IMPORT_CHECK = """
 import sys
 sys.path[:0] = sys.argv[1:3]
 import handler
-from matrx_ship.probes import Pg8000Store
+from lambdas.common.statestore import Pg8000Store
 engine = Pg8000Store("postgresql://probe@127.0.0.1:1/state?sslmode=require").engine
 print(handler.SERVICE, engine.dialect.driver)
 """
@@ -67,6 +67,7 @@ def test_the_real_handler_imports_with_only_the_runtime_and_the_layer(
         output_dir=out,
     )
     assert (out / "lambdas" / name / "handler.py").is_file()
+    assert (out / "lambdas" / "common" / "__init__.py").is_file(), "the functions' shared code"
     assert not list(out.rglob("*.so")), "compiled code for this machine must not ship"
     env = {"PATH": os.environ.get("PATH", ""), "POWERTOOLS_METRICS_NAMESPACE": "MatrxShip"}
     # -S: no site-packages, -I: no user site or PYTHON* variables: the bundle and the layer only.

@@ -17,8 +17,9 @@ import pytest
 import uvicorn
 from sqlalchemy import delete
 
+from lambdas.common.records import ProbeStore, probe_results, probe_targets
+from lambdas.common.statestore import open_store
 from matrx_ship.client import AgentClient
-from matrx_ship.probes import ProbeStore, open_store, probe_results, probe_targets
 from tests import engines
 from tests.conftest import RunningAgent, app_spec
 from tests.matrx_ship.test_client_tls import self_signed

@@ -18,11 +18,12 @@ import httpx
 import pytest
 from aws_lambda_powertools import Metrics
 
+from lambdas.common.ladder import Thresholds
+from lambdas.common.records import ProbeResult, ProbeStore
 from lambdas.health_probe import handler
 from lambdas.health_probe.probe import RoundReport, Runner, run_round
 from lambdas.health_probe.settings import ProbeSettings, get_settings
 from matrx_ship.client import AgentClient
-from matrx_ship.probes import ProbeResult, ProbeStore, Thresholds
 from tests import engines
 from tests.conftest import RunningAgent
 from tests.lambdas.conftest import (

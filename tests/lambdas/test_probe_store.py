@@ -10,24 +10,20 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from lambdas.health_probe.settings import ProbeSettings
-from matrx_ship.probes import (
+from lambdas.common.ladder import (
     MANAGER_LADDER,
-    Pg8000Store,
-    ProbeResult,
-    ProbeStore,
     Step,
     TargetState,
     Thresholds,
-    audit_step,
     last_healthy_release,
     next_step,
-    open_store,
-    pg8000_url,
     state_for,
-    utcnow,
 )
+from lambdas.common.records import ProbeResult, ProbeStore
+from lambdas.common.statestore import Pg8000Store, audit_step, open_store, pg8000_url
+from lambdas.health_probe.settings import ProbeSettings
 from matrx_ship.store import AuditQuery, Store
+from matrx_ship.store.store import utcnow
 
 FAIL = ProbeResult(target="manager", kind="manager", ok=False, error="HTTP 502")
 OK = ProbeResult(target="manager", kind="manager", ok=True)

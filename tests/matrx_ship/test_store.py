@@ -106,6 +106,18 @@ def test_audit_filters_and_pages_newest_first(store: Store) -> None:
     assert page1[0].at.tzinfo is not None
 
 
+def test_an_audit_page_carries_the_next_cursor_until_the_last_page(store: Store) -> None:
+    ids = [store.append_audit(event(i)) for i in range(5)]
+    first = store.audit_page(AuditQuery(limit=2))
+    assert [e.id for e in first["events"]] == ids[::-1][:2]
+    assert first["next_before_id"] == ids[3]
+    second = store.audit_page(AuditQuery(limit=2, before_id=first["next_before_id"]))
+    assert [e.id for e in second["events"]] == ids[::-1][2:4]
+    last = store.audit_page(AuditQuery(limit=2, before_id=second["next_before_id"]))
+    assert [e.id for e in last["events"]] == [ids[0]] and last["next_before_id"] is None
+    assert len(store.list_audit(AuditQuery(limit=0))) == 1  # clamped to at least one
+
+
 def test_an_audit_event_key_is_written_only_once(store: Store) -> None:
     first = store.append_audit(event(1), event_key="k-1")
     again = store.append_audit(event(1), event_key="k-1")

@@ -9,13 +9,13 @@ import streamlit as st
 
 from dashboard.lib import changes, data, ui
 from dashboard.lib.console import Console, current
+from matrx_ship import envtext
 from matrx_ship.models import Scope
 
 PAGE = "environment"
 PENDING = "env_pending"  # (service, body, sentence)
 DONE = "env_done"
 REVEALED = "env_revealed"  # (service, key, value)
-KEY_HELP = "Letters, digits and _, not starting with a digit."
 
 
 def render() -> None:
@@ -88,13 +88,13 @@ def _edit(name: str, env: dict[str, str], why: str | None) -> None:
     if why:
         st.info(why, icon=":material/lock:")
     with st.form("env_edit", border=True):
-        key = st.text_input("Set variable", help=KEY_HELP, disabled=bool(why))
+        key = st.text_input("Set variable", help=envtext.KEY_HELP, disabled=bool(why))
         value = st.text_input("to value", type="password", disabled=bool(why))
         unset = st.multiselect("Remove variables", list(env), disabled=bool(why))
         if st.form_submit_button("Apply…", disabled=bool(why)):
             key = key.strip()
-            if key and not changes.ENV_KEY.fullmatch(key):
-                st.error(f"`{key}` is not a variable name. {KEY_HELP}")
+            if key and not envtext.valid_key(key):
+                st.error(f"`{key}` is not a variable name. {envtext.KEY_HELP}")
                 return
             body: dict[str, Any] = {"set": {key: value} if key else {}, "unset": unset}
             if not body["set"] and not unset:
