@@ -72,8 +72,8 @@ def test_container_reports_healthy(console: Container) -> None:
 def test_runs_as_a_non_root_user(console: Container, console_image: images.Built) -> None:
     code, out = console.exec_run(["id", "-u"])
     assert code == 0 and int(out) != 0
-    top = console.top(ps_args="-o user,args")["Processes"]
-    assert any("streamlit run" in p[1] and p[0] != "root" for p in top), top
+    top = console.top(ps_args="-o pid,user,args")["Processes"]
+    assert any("streamlit run" in p[2] and p[1] != "root" for p in top), top
 
 
 def test_serves_the_page_html(console: Container) -> None:
