@@ -17,10 +17,8 @@ Run: .venv/bin/python -m bench.backup [--gb 1.0]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,8 +27,8 @@ import boto3
 import docker
 
 from matrx_ship.client import AgentClient
-from tests.conftest import RunningAgent, agent_settings, app_spec
-from tests.engines import Moto, build_busybox_app, build_postgres_image, docker_client
+from tests.harness import app_spec, start_agent
+from tests.harness.engines import Moto, build_busybox_app, build_postgres_image, docker_client
 
 SERVICE = "t-bench-backup"
 ROW_TEXT = " || ".join(["md5(random()::text)"] * 8)  # 256 random hex characters a row
@@ -102,14 +100,12 @@ def main() -> None:
         os.environ[key] = value
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=moto.endpoint).create_bucket(Bucket=bucket)
-    settings = agent_settings(
-        Path(tempfile.mkdtemp()) / "data",
+    agent = start_agent(
         s3_bucket=bucket,
         s3_endpoint_url=moto.endpoint,
         postgres_image=build_postgres_image(client),
         health_timeout=120.0,
     )
-    agent = RunningAgent(settings).start()
     api = agent.client()
     dockerd = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
     pids = {"agent": os.getpid(), "moto": moto.proc.pid if moto.proc else 0}
@@ -117,9 +113,7 @@ def main() -> None:
     try:
         run(api, client, args.gb, pids)
     finally:
-        agent.remove_containers()
-        cleanup(client)
-        agent.stop()
+        agent.close()
         moto.stop()
 
 
@@ -159,18 +153,6 @@ def run(api: AgentClient, client: docker.DockerClient, gb: float, pids: dict[str
         f"-> {mb_s(size, restore_s):.1f} MB/s of database"
     )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-
-
-def cleanup(client: docker.DockerClient) -> None:
-    for c in client.containers.list(all=True, filters={"label": f"matrx.database_of={SERVICE}"}):
-        c.remove(force=True, v=True)
-    for v in client.volumes.list():
-        if v.name.startswith(SERVICE):
-            with contextlib.suppress(docker.errors.APIError):
-                v.remove(force=True)
-    for n in client.networks.list(names=[f"{SERVICE}-db-net"]):
-        with contextlib.suppress(docker.errors.APIError):
-            n.remove()
 
 
 if __name__ == "__main__":

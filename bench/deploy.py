@@ -23,8 +23,8 @@ from pathlib import Path
 import docker
 
 from matrx_ship.client import AgentClient
-from tests.conftest import GitApp, RunningAgent, agent_settings, app_spec
-from tests.engines import build_busybox_app, docker_client
+from tests.harness import GitApp, app_spec, start_agent
+from tests.harness.engines import build_busybox_app, docker_client
 
 SERVICE = "t-bench-web"
 CLIENT_LOOP = (
@@ -64,7 +64,7 @@ def main() -> None:
     client = docker_client()
     image = build_busybox_app(client)
     tmp = Path(tempfile.mkdtemp())
-    agent = RunningAgent(agent_settings(tmp / "data")).start()
+    agent = start_agent(tmp / "data")
     api = agent.client()
     (tmp / "repo").mkdir()
     repo = GitApp(tmp / "repo", image)
@@ -97,9 +97,8 @@ def main() -> None:
     finally:
         if watcher is not None:
             watcher.remove(force=True)
-        agent.remove_containers()
         api.close()
-        agent.stop()
+        agent.close()
     failed = sum(1 for ln in lines if ln.startswith("FAIL"))
     base = statistics.median(baseline)
     rb, dp = statistics.median(rollbacks), statistics.median(deploys)

@@ -25,12 +25,10 @@ import logging
 import os
 import random
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -44,8 +42,15 @@ from lambdas.common.statestore import open_store
 from lambdas.health_probe.probe import schedule
 from lambdas.health_probe.settings import ProbeSettings
 from matrx_ship.store.store import utcnow
-from tests.conftest import RunningAgent, agent_settings, app_spec
-from tests.engines import Moto, Postgres, build_busybox_app, docker_client, free_port, wait_for
+from tests.harness import RunningAgent, app_spec, start_agent
+from tests.harness.engines import (
+    Moto,
+    Postgres,
+    build_busybox_app,
+    docker_client,
+    free_port,
+    wait_for,
+)
 
 DETECT_TARGET_S, RECOVER_TARGET_S = 30.0, 90.0
 
@@ -163,9 +168,7 @@ def main() -> None:
     docker = docker_client()
     image = build_busybox_app(docker)
     pg, moto, db_url = start_engines()
-    agent = RunningAgent(
-        agent_settings(Path(tempfile.mkdtemp()), database_url=db_url, stats_interval=2.0)
-    ).start()
+    agent = start_agent(database_url=db_url, stats_interval=2.0)
     admin = agent.client()
     name, port = f"t-bench-manager-{uuid.uuid4().hex[:4]}", free_port()
     console = f"http://127.0.0.1:{port}/"
@@ -201,8 +204,7 @@ def main() -> None:
         stop.set()
         admin.close()
         store.dispose()
-        agent.remove_containers()
-        agent.stop()
+        agent.close()
         moto.stop()
         pg.stop()
 

@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from tests.conftest import RunningAgent, agent_settings, app_spec
-from tests.engines import build_busybox_app, docker_client
+from tests.harness import app_spec, start_agent
+from tests.harness.engines import build_busybox_app, docker_client
 
 
 def timed(fn) -> float:  # type: ignore[no-untyped-def]
@@ -37,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     client = docker_client()
     image = build_busybox_app(client)
-    agent = RunningAgent(agent_settings(Path(tempfile.mkdtemp()), stats_interval=2.0)).start()
+    agent = start_agent(stats_interval=2.0)
     api = agent.client()
     names = [f"t-bench-{i:02d}" for i in range(args.count)]
     try:
@@ -65,10 +63,7 @@ def main() -> None:
         sequential = timed(lambda: [c.stats(stream=False) for c in containers])
     finally:
         api.close()
-        agent.stop()
-        for name in names:
-            for c in client.containers.list(all=True, filters={"label": f"matrx.service={name}"}):
-                c.remove(force=True)
+        agent.close()
     a, b = statistics.median(warm), statistics.median(cli)
     print(f"containers: {args.count}   rounds: {args.rounds}   services with CPU %: {with_cpu}")
     print(

@@ -18,6 +18,8 @@ from lambdas.backup_check.settings import BackupCheckSettings
 from lambdas.health_probe.settings import ProbeSettings
 from tests.cdk.test_stack import CONTEXT
 
+pytestmark = pytest.mark.engine  # every test here runs jsii (node), or synths
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ["health_probe", "backup_check"]
 

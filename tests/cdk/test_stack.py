@@ -13,6 +13,8 @@ from aws_cdk.assertions import Annotations, Capture, Match, Template
 from cdk.app import build_deploy_tier
 from cdk.config import ConfigError, DeployTierConfig
 
+pytestmark = pytest.mark.engine  # every test here runs jsii (node), or synths
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FEATURE_FLAGS = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 CONTEXT = {

@@ -14,8 +14,8 @@ import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests import engines
 from tests.dashboard.conftest import APP
+from tests.harness import engines
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"

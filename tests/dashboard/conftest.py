@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
-import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import get_console_settings
-from tests import engines
-from tests.conftest import (
+from tests.harness import (
     TEST_PREFIX,
     GitApp,
     RunningAgent,
-    agent_settings,
     app_spec,
+    engines,
     source_spec,
+    start_agent,
 )
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
@@ -42,35 +40,12 @@ def agent(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningAgent]:
     """A real agent on PostgreSQL and the real engine that gives services a dedicated Postgres."""
-    name = "m_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres.url().replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    settings = agent_settings(
+    with start_agent(
         tmp_path_factory.mktemp("agent"),
-        database_url=postgres.url(name),
+        postgres=postgres,
         postgres_image=engines.build_postgres_image(docker_client),
-    )
-    running = RunningAgent(settings).start()
-    yield running
-    names = [s.name for s in running.runtime.specs.list()]
-    running.remove_containers()
-    for svc in names:
-        _remove_database(docker_client, svc)
-    running.stop()
-
-
-def _remove_database(client: docker.DockerClient, service: str) -> None:
-    """A service's database and backup helpers, their volumes and the database network."""
-    for label in (f"matrx.database_of={service}", f"matrx.helper_of={service}"):
-        for c in client.containers.list(all=True, filters={"label": label}):
-            with contextlib.suppress(docker.errors.NotFound):
-                c.remove(force=True, v=True)
-    for v in client.volumes.list(filters={"name": f"{service}-"}):
-        with contextlib.suppress(docker.errors.APIError):
-            v.remove(force=True)
-    for n in client.networks.list(names=[f"{service}-db-net"]):
-        with contextlib.suppress(docker.errors.APIError):
-            n.remove()
+    ) as running:
+        yield running
 
 
 @dataclass(frozen=True)
@@ -192,6 +167,18 @@ def console(
     at = app_test().run()
     yield at
     get_console_settings.cache_clear()
+
+
+def rerun_until(at: AppTest, ready: Callable[[], object], timeout: float, what: str) -> None:
+    """Re-run the page until ``ready()``: it shows what the agent does in the background."""
+
+    def shown() -> bool:
+        if ready():
+            return True
+        at.run()
+        return False
+
+    engines.wait_for(shown, timeout, what, interval=0.5)
 
 
 def open_page(at: AppTest, page: str, **query: str) -> AppTest:

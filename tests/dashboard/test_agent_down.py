@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.lib.console import memory_for
-from tests import engines
-from tests.conftest import TEST_PREFIX, RunningAgent, agent_settings, app_spec
 from tests.dashboard.conftest import app_test, console_env, open_page, texts
+from tests.harness import TEST_PREFIX, RunningAgent, agent_settings, app_spec, engines
 
 
 def start_doomed(pg_url: str, data_dir: Path, image: str) -> tuple[RunningAgent, str]:

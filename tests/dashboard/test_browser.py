@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from matrx_ship.client import AgentClient
-from tests.conftest import TEST_PREFIX, GitApp, RunningAgent, source_spec
 from tests.dashboard.browser import Console, chromium, open_page, shot
 from tests.dashboard.conftest import Fleet, Shipped
+from tests.harness import TEST_PREFIX, GitApp, RunningAgent, source_spec
 
 pytestmark = pytest.mark.slow
 TIMEOUT_MS = 90_000

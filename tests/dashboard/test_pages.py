@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import RunningAgent
 from tests.dashboard.conftest import (
     Fleet,
     Shipped,
     app_test,
     console_env,
     open_page,
+    rerun_until,
     texts,
 )
+from tests.harness import RunningAgent
 
 
 def nav_titles(at: AppTest) -> list[str]:
@@ -59,11 +59,8 @@ def test_overview_shows_the_picked_service(console: AppTest, fleet: Fleet) -> No
     assert metrics["State"] == "running" and metrics["Health"] == "healthy"
     assert metrics["Restarts"] == "0"
     assert "Figures sampled" in texts(at)
-    for _ in range(20):  # the chart needs two agent samples (one a second, slower under load)
-        if at.get("vega_lite_chart"):
-            break
-        time.sleep(0.5)
-        at.run()
+    # the chart needs two agent samples (one a second, slower under load)
+    rerun_until(at, lambda: at.get("vega_lite_chart"), 10, "the resource charts")
     assert len(at.get("vega_lite_chart")) == 2  # CPU, and memory with disk
 
 
@@ -238,11 +235,7 @@ def test_a_deploy_is_confirmed_then_followed_until_it_ends(
     assert f"**Deploy `{shipped.second['id']}`" in shown and "old one keeps serving" in shown
     button(at, f"Yes, deploy {shipped.name}").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    for _ in range(120):
-        if any("succeeded" in s.value for s in at.success):
-            break
-        time.sleep(0.5)
-        at.run()
+    rerun_until(at, lambda: any("succeeded" in s.value for s in at.success), 60, "the deploy")
     assert any(s.value.startswith(f"Deploy of {shipped.second['id']}") for s in at.success)
     at.run()
     assert f"**Live release:** `{shipped.second['id']}`" in texts(at)
@@ -330,11 +323,8 @@ def test_backups_history_and_a_new_backup_followed_live(console: AppTest, shippe
     button(at, "Back up now…").click().run()
     assert "the agent streams its database (a dump)" in texts(at)
     button(at, f"Yes, backup {shipped.name}").click().run()
-    for _ in range(120):
-        if any(s.value.startswith(f"Backup of {shipped.name}: succeeded") for s in at.success):
-            break
-        time.sleep(0.5)
-        at.run()
+    done = f"Backup of {shipped.name}: succeeded"
+    rerun_until(at, lambda: any(s.value.startswith(done) for s in at.success), 60, "the backup")
     assert any(s.value.startswith(f"Backup of {shipped.name}: succeeded") for s in at.success)
     at.run()
     assert len(at.dataframe[0].value) == 2

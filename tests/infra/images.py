@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 
-from tests import engines
+from tests.harness import engines
 
 ROOT = engines.ROOT
 PYTHON_ROOT_SCRIPT = engines.IMAGES / "python" / "build-root.sh"

@@ -10,7 +10,7 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from tests import engines
+from tests.harness import engines
 from tests.infra import images
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(1200)]

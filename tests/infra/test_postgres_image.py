@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from docker.models.containers import Container
 
-from tests import engines
+from tests.harness import engines
 from tests.infra import images
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,8 +19,7 @@ from sqlalchemy import delete
 from lambdas.common.records import ProbeStore, probe_results, probe_targets
 from lambdas.common.statestore import open_store
 from matrx_ship.client import AgentClient
-from tests import engines
-from tests.conftest import RunningAgent, app_spec
+from tests.harness import RunningAgent, app_spec, engines, serving
 from tests.matrx_ship.test_client_tls import self_signed
 
 # What cdk/stack.py gives the functions; Powertools reads it when the handlers are imported.
@@ -217,10 +215,5 @@ def breakglass(agent: RunningAgent, tmp_path: Path) -> Iterator[tuple[str, str]]
         log_level="warning",
         lifespan="off",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    engines.wait_for(lambda: server.started, 20, "break-glass server")
-    yield f"https://127.0.0.1:{port}", pin
-    server.should_exit = True
-    thread.join(10)
+    with serving(config, "break-glass server"):
+        yield f"https://127.0.0.1:{port}", pin

@@ -21,8 +21,7 @@ from lambdas.backup_check.settings import BackupCheckSettings, get_settings
 from matrx_ship.client import AgentClient
 from matrx_ship.store.backuptables import BackupCatalog, BackupRow
 from onbox_agent.backups import stop_scheduler
-from tests import engines
-from tests.conftest import TEST_PREFIX, RunningAgent, agent_settings, app_spec
+from tests.harness import TEST_PREFIX, RunningAgent, agent_settings, app_spec, engines
 from tests.lambdas.conftest import Aws, FakeLambdaContext, Inbox, scheduled_event
 
 HOST = "testhost"  # the agent's MATRX_S3_PREFIX and the check's MATRX_HOST

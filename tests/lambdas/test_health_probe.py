@@ -24,8 +24,7 @@ from lambdas.health_probe import handler
 from lambdas.health_probe.probe import RoundReport, Runner, run_round
 from lambdas.health_probe.settings import ProbeSettings, get_settings
 from matrx_ship.client import AgentClient
-from tests import engines
-from tests.conftest import RunningAgent
+from tests.harness import RunningAgent, engines
 from tests.lambdas.conftest import (
     BROKEN_CONSOLE,
     Aws,
@@ -67,7 +66,7 @@ def rounds(
         Metrics(service="health_probe").flush_metrics()
         if until(reports[-1]):
             break
-        time.sleep(runner.settings.interval_s)
+        time.sleep(runner.settings.interval_s)  # the cadence under test, as the Lambda waits
     return reports
 
 
@@ -294,7 +293,7 @@ def test_two_overlapping_runs_escalate_only_once(
         for _ in range(6):
             start.wait(30)
             reports[i].append(run_round(runners[i]))
-            time.sleep(runners[i].settings.interval_s)
+            time.sleep(runners[i].settings.interval_s)  # the cadence under test
 
     threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for t in threads:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from matrx_ship.client import AgentClient, AgentError, PinMismatch
-from tests.conftest import RunningAgent, agent_settings
+from tests.harness import RunningAgent, agent_settings
 
 
 def self_signed(tmp: Path, cn: str) -> tuple[Path, Path, str]:

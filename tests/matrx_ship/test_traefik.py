@@ -23,10 +23,10 @@ from matrx_ship.traefik import (
     validate_static,
     write_service_config,
 )
+from tests.harness.checkout import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra" / "traefik"
-SHARED_SCHEMAS = REPO.parent / "shared" / "schemas"
 
 
 def load(path: Path) -> Any:
@@ -386,9 +386,8 @@ def test_write_never_touches_the_shared_middlewares_file(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("name", [traefik.STATIC_SCHEMA, traefik.DYNAMIC_SCHEMA])
 def test_schema_copies_match_shared(name: str) -> None:
-    if not SHARED_SCHEMAS.is_dir():
-        pytest.skip(f"{SHARED_SCHEMAS} is not beside this checkout")
-    assert (INFRA / "schemas" / name).read_bytes() == (SHARED_SCHEMAS / name).read_bytes()
+    shared = shared_path("schemas", name)
+    assert (INFRA / "schemas" / name).read_bytes() == shared.read_bytes()
 
 
 @pytest.mark.parametrize("name", [traefik.STATIC_SCHEMA, traefik.DYNAMIC_SCHEMA])

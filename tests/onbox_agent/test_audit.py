@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from matrx_ship.client import AgentClient
-from tests.conftest import RunningAgent, app_spec
+from tests.harness import RunningAgent, app_spec
 
 
 def newest(admin: AgentClient, n: int) -> list[dict]:  # type: ignore[type-arg]

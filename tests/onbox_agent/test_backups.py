@@ -34,8 +34,7 @@ from onbox_agent.backups import (
     plan_prune,
     plan_restore,
 )
-from tests import engines
-from tests.conftest import RunningAgent, agent_settings, app_spec
+from tests.harness import RunningAgent, agent_settings, app_spec, engines
 
 DATABASES = (
     "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE NOT datistemplate"

@@ -8,7 +8,7 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import RunningAgent, app_spec
+from tests.harness import RunningAgent, app_spec
 
 
 def state(agent: RunningAgent, client: docker.DockerClient) -> tuple[Any, ...]:

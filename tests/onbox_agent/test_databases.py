@@ -19,8 +19,7 @@ from matrx_ship.client import AgentClient, AgentError
 from matrx_ship.errors import InvalidInput, MatrxError
 from matrx_ship.store.dbtables import DatabaseRow
 from onbox_agent import databases
-from tests import engines
-from tests.conftest import RunningAgent, agent_settings, app_spec
+from tests.harness import RunningAgent, agent_settings, app_spec, engines
 
 # --- pure units ---------------------------------------------------------------------------
 

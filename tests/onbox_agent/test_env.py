@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import RunningAgent, app_spec
+from tests.harness import RunningAgent, app_spec
 
 CANARY = "canary-7f3e9b1c-secret"
 

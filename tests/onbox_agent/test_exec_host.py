@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from matrx_ship.client import AgentClient
-from tests.conftest import RunningAgent, app_spec
+from tests.harness import RunningAgent, app_spec
 
 
 def test_terminal_runs_commands_with_a_tty_and_resizes(

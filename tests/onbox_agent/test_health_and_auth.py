@@ -10,7 +10,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import RunningAgent
+from tests.harness import RunningAgent
 
 OPEN = {("GET", "/healthz")}
 PARAMS = {"release_id": "rel_000000000000", "job_id": "job_0000000000000000", "key": "NOPE",

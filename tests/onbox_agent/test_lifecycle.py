@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import docker
 import pytest
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import app_spec
+from tests.harness import app_spec, wait_for
 
 
 def test_stop_then_start_answers_when_healthy(
@@ -71,7 +70,7 @@ def test_a_second_change_while_one_runs_is_refused_with_its_holder(
     )
     t = threading.Thread(target=slow_stop)
     t.start()
-    time.sleep(0.8)
+    wait_for(lambda: svc_name in agent.runtime.locks.holders(), 10, "the stop to hold the lock")
     try:
         admin.lifecycle(svc_name, "restart")
     except AgentError as exc:

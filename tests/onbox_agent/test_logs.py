@@ -10,8 +10,8 @@ import docker
 import pytest
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import app_spec
-from tests.engines import wait_for
+from tests.harness import app_spec
+from tests.harness.engines import wait_for
 
 
 @pytest.fixture
@@ -42,8 +42,7 @@ def test_regex_filter_and_time_range(admin: AgentClient, ticking: str) -> None:
         "tick 2",
     ]
     later = datetime.now(UTC).isoformat()
-    time.sleep(0.7)
-    recent = admin.logs(ticking, since=later, q="tick")["lines"]
+    recent = wait_for(lambda: admin.logs(ticking, since=later, q="tick")["lines"], 10, "a tick")
     assert recent and all(ln["ts"] >= later[:19] for ln in recent)
     assert admin.logs(ticking, until="2000-01-01T00:00:00Z")["lines"] == []
 
@@ -83,7 +82,7 @@ def test_follow_streams_new_filtered_lines_and_ends_when_the_container_stops(
 
     t = threading.Thread(target=follow)
     t.start()
-    time.sleep(0.8)
+    wait_for(lambda: ended, 10, "the follow stream's first line")  # it is open: stop it now
     admin.lifecycle(ticking, "stop", grace=1)
     t.join(15)
     assert not t.is_alive()

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from matrx_ship.client import AgentError
-from tests import engines
-from tests.conftest import RunningAgent, agent_settings, app_spec
-from tests.engines import wait_for
+from tests.harness import RunningAgent, agent_settings, app_spec, engines
+from tests.harness.engines import wait_for
 
 
 @pytest.fixture

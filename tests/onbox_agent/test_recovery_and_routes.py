@@ -18,8 +18,8 @@ import yaml
 
 from matrx_ship.client import AgentClient
 from matrx_ship.traefik import validate_dynamic
-from tests.conftest import GitApp, RunningAgent, agent_settings, app_spec, source_spec
-from tests.engines import free_port, wait_for
+from tests.harness import GitApp, RunningAgent, agent_settings, app_spec, source_spec
+from tests.harness.engines import free_port, wait_for
 
 
 class AgentProcess:

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import GitApp, RunningAgent, source_spec
+from tests.harness import GitApp, RunningAgent, source_spec
 
 
 def built(admin: AgentClient, name: str, ref: str | None = None) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def test_image_cleanup_keeps_the_last_releases_and_every_image_in_use(
     svc_name: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from tests.conftest import agent_settings
+    from tests.harness import agent_settings
 
     agent = RunningAgent(agent_settings(tmp_path_factory.mktemp("keep"), keep_releases=2)).start()
     admin = agent.client()

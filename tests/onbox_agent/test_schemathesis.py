@@ -6,7 +6,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.conftest import RunningAgent
+from tests.harness import RunningAgent
 
 
 def test_no_route_answers_with_a_server_error(agent: RunningAgent) -> None:

@@ -9,8 +9,8 @@ import docker
 import pytest
 
 from matrx_ship.client import AgentClient, AgentError
-from tests.conftest import app_spec
-from tests.engines import wait_for
+from tests.harness import app_spec
+from tests.harness.engines import wait_for
 
 
 def managed(client: docker.DockerClient, name: str) -> list[Any]:
@@ -65,7 +65,7 @@ def test_status_reports_health_uptime_and_resources(
     assert {"net_rx_bytes", "block_read_bytes", "disk_bytes", "volumes_bytes"} <= (
         set(cur["resources"]) | set(cur)
     )
-    time.sleep(1.1)
+    time.sleep(1.1)  # time passing is the behaviour: the uptime must count it
     detail = admin.service(svc_name)["status"]
     assert detail["current"]["uptime_s"] >= 1
     assert detail["probe"]["ok"] is True and detail["probe"]["at"]

@@ -1,6 +1,8 @@
 """Real engines for the tests: dockerd, a private PostgreSQL cluster, moto's S3 server.
 
-Each starter is idempotent: it reuses what already runs and starts what does not.
+Each starter is idempotent: it reuses what already runs and starts what does not. Under
+pytest every starter first asks ``require_engine``: a test that is not marked ``engine``
+must never start one, or the fast lane (``-m "not engine"``) would quietly start them.
 """
 
 from __future__ import annotations
@@ -16,12 +18,51 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import docker
+import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-IMAGES = Path(__file__).resolve().parent / "images"
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "tests" / "images"
+T = TypeVar("T")
+
+# Set by tests/conftest.py around each test: None outside pytest (bench/), else whether the
+# running test is marked `engine`, and its id for the error.
+_engine_allowed: tuple[bool, str] | None = None
+
+
+def allow_engines(allowed: bool | None, test: str = "") -> None:
+    """Say whether the test about to run may start engines (None: not under pytest)."""
+    global _engine_allowed
+    _engine_allowed = None if allowed is None else (allowed, test)
+
+
+def require_engine(what: str) -> None:
+    """Refuse to start ``what`` inside a test that is not marked ``engine``."""
+    if _engine_allowed is not None and not _engine_allowed[0]:
+        raise RuntimeError(
+            f"{_engine_allowed[1]} starts {what} but is not marked engine: give it an engine "
+            "fixture (tests/conftest.py ENGINE_FIXTURES) or `pytestmark = pytest.mark.engine`"
+        )
+
+
+_temp_dirs: list[Path] = []
+
+
+def temp_dir(prefix: str) -> Path:
+    """A new temporary folder; the session sweep removes it if its owner did not."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    _temp_dirs.append(path)
+    return path
+
+
+def made_temp_dirs() -> list[Path]:
+    """Every folder ``temp_dir`` made in this process."""
+    return list(_temp_dirs)
 
 
 def free_port() -> int:
@@ -30,7 +71,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(check, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns something truthy (returned); TimeoutError names ``what``.
+
+    Exceptions from ``check`` count as "not yet" and the last one is in the error.
+    """
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -46,6 +91,7 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.1):  # type: 
 
 def docker_client() -> docker.DockerClient:
     """A client of the machine's engine; starts dockerd when none answers."""
+    require_engine("dockerd")
     subprocess.run([str(ROOT / "scripts" / "start-docker.sh")], check=True)
     client = docker.from_env(timeout=120)
     client.ping()
@@ -54,6 +100,7 @@ def docker_client() -> docker.DockerClient:
 
 def build_busybox_app(client: docker.DockerClient) -> str:
     """The busybox test app image, built once per content and reused."""
+    require_engine("an image build")
     src = IMAGES / "busybox-app"
     busybox = Path("/bin/busybox")
     digest = hashlib.sha256()
@@ -80,7 +127,7 @@ class Postgres:
         if not bins:
             raise RuntimeError("PostgreSQL is not installed: run scripts/test.sh")
         self.bin = Path(bins[-1]).parent
-        self.dir = Path(tempfile.mkdtemp(prefix="matrx-pg-"))
+        self.dir = temp_dir("matrx-pg-")
         self.port = free_port()
         self.as_user: list[str] = []
         if os.geteuid() == 0:
@@ -92,6 +139,8 @@ class Postgres:
         subprocess.run([*self.as_user, *args], check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> None:
+        """Start the cluster (created on the first start) and wait until it accepts."""
+        require_engine("PostgreSQL")
         data = self.dir / "data"
         if not data.exists():  # a restart reuses the cluster
             self.run(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
@@ -110,13 +159,29 @@ class Postgres:
         )
 
     def stop(self) -> None:
+        """Stop the cluster and remove its folder (data, socket, log)."""
         with contextlib.suppress(subprocess.CalledProcessError):
             self.run(
                 str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"
             )
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
+
+    def create_database(self, prefix: str = "t_") -> str:
+        """A new, empty database named ``prefix`` + random hex; its name."""
+        name = prefix + uuid.uuid4().hex[:12]
+        self._admin(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database even while clients are still connected to it."""
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(statement)
 
 
 class Moto:
@@ -131,6 +196,8 @@ class Moto:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start moto_server and wait until its port accepts."""
+        require_engine("moto")
         exe = Path(sys.executable).parent / "moto_server"
         self.proc = subprocess.Popen(
             [str(exe), "-H", "127.0.0.1", "-p", str(self.port)],
@@ -155,6 +222,7 @@ def build_postgres_image(client: docker.DockerClient) -> str:
     run on the same machine only imports it; the image is tagged by the content hash of
     tests/images/postgres and reused while it exists.
     """
+    require_engine("an image build")
     src = IMAGES / "postgres"
     root_key = hashlib.sha256((src / "build-root.sh").read_bytes()).hexdigest()[:12]
     digest = hashlib.sha256()
