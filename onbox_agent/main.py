@@ -95,9 +95,8 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         description="The Server Manager's hands: every route but /healthz needs a token.",
     )
     app.state.runtime = rt
-    registry = CollectorRegistry()
+    registry = rt.registry = CollectorRegistry()  # one per app: a collector registers once
     registry.register(ContainerCollector(rt))
-    rt.extras["registry"] = registry
     errors.install(app)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)

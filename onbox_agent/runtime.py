@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import docker
 from docker.models.containers import Container
+from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import SQLAlchemyError
 
 from matrx_ship.blobs import BlobStore, blob_store_for
 from matrx_ship.crypto import SecretBox, hash_token
 from matrx_ship.errors import NotFound, Unavailable
-from matrx_ship.models import AuditEvent, Scope, TokenInfo
+from matrx_ship.models import AuditEvent, Scope, ServiceSpec, TokenInfo
 from matrx_ship.outbox import Outbox
 from matrx_ship.store import Store
 from matrx_ship.store.records import Records
-from onbox_agent import databases, routing
+from onbox_agent import routing
 from onbox_agent.archive import archive_logs
+from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
 from onbox_agent.monitor import Monitor
@@ -44,10 +48,12 @@ class Runtime:
     records: Records
     jobs: JobRunner
     outbox: Outbox
+    databases: Databases
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
-    extras: dict[str, Any] = field(default_factory=dict)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
+    backups: Any = None  # onbox_agent.backups.Backups, built in build_runtime by backups
 
     def find_token(self, token_hash: str) -> TokenInfo | None:
         """The live token with this hash; while the store is away, a token seen before."""
@@ -70,22 +76,7 @@ class Runtime:
 
     def retire(self, container: Container) -> None:
         """Archive a container's logs to the blob store, then remove it."""
-        try:
-            archive_logs(container, self.blobs, self.records)
-        except Exception:  # a log archive must never block a removal
-            log.exception("could not archive the logs of %s", container.name)
-        remove_quietly(container, 10)
-
-    def live_target(self, service: str) -> Target:
-        """The image the service's running container came from, when it is a release."""
-        running = running_names_and_labels(self.docker, service)
-        release_id = running[0][1].get(RELEASE) if running else None
-        if not release_id:
-            return Target()
-        try:
-            return Target(image=self.records.release(release_id)["image"], release=release_id)
-        except NotFound:
-            return Target()
+        retire(self.blobs, self.records, container)
 
     def audit(self, event: AuditEvent) -> None:
         """Write one audit event to the store, or to the outbox while the store is away.
@@ -115,6 +106,50 @@ class Runtime:
         return self.outbox.flush(deliver)
 
 
+def retire(blobs: BlobStore, records: Records, container: Container) -> None:
+    """Archive a container's logs to the blob store, then remove it."""
+    try:
+        archive_logs(container, blobs, records)
+    except Exception:  # a log archive must never block a removal
+        log.exception("could not archive the logs of %s", container.name)
+    remove_quietly(container, 10)
+
+
+def live_target(client: docker.DockerClient, records: Records, service: str) -> Target:
+    """The image the service's running container came from, when it is a release."""
+    running = running_names_and_labels(client, service)
+    release_id = running[0][1].get(RELEASE) if running else None
+    if not release_id:
+        return Target()
+    try:
+        return Target(image=records.release(release_id)["image"], release=release_id)
+    except NotFound:
+        return Target()
+
+
+def _service_manager(
+    settings: AgentSettings,
+    client: docker.DockerClient,
+    specs: SpecRepo,
+    locks: ServiceLocks,
+    blobs: BlobStore,
+    records: Records,
+    prepare: Callable[[ServiceSpec], dict[str, str]],
+) -> ServiceManager:
+    return ServiceManager(
+        client,
+        specs,
+        locks,
+        settings.health_timeout,
+        settings.pull_images,
+        retire=partial(retire, blobs, records),
+        live_target=partial(live_target, client, records),
+        on_routes=partial(routing.write_routes, settings),
+        on_routes_removed=partial(routing.remove_routes, settings),
+        prepare=prepare,
+    )
+
+
 def build_runtime(settings: AgentSettings) -> Runtime:
     """Connect to Docker, the store and the blob store, and apply migrations."""
     store = Store(settings.store_url)
@@ -128,6 +163,14 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     locks = ServiceLocks()
     specs = SpecRepo(store, box)
     records = Records(store)
+
+    # The manager creates app containers after the database exists (prepare), and the
+    # databases recreate the app through the manager on repair: bound late, once both exist.
+    def prepare(spec: ServiceSpec) -> dict[str, str]:
+        return dbs.prepare(spec)
+
+    services = _service_manager(settings, client, specs, locks, blobs, records, prepare)
+    dbs = Databases(client, store, box, settings, specs, locks, services)
     rt = Runtime(
         settings=settings,
         store=store,
@@ -136,12 +179,11 @@ def build_runtime(settings: AgentSettings) -> Runtime:
         box=box,
         monitor=Monitor(client, settings.stats_interval),
         specs=specs,
-        services=ServiceManager(
-            client, specs, locks, settings.health_timeout, settings.pull_images
-        ),
+        services=services,
         records=records,
         jobs=JobRunner(records),
         outbox=Outbox(settings.data_dir / "outbox.db"),
+        databases=dbs,
         locks=locks,
     )
     bootstrap = hash_token(settings.admin_token.get_secret_value())
@@ -151,9 +193,4 @@ def build_runtime(settings: AgentSettings) -> Runtime:
         created_at=datetime.now(UTC),
         created_by="environment",
     )
-    rt.services.retire = rt.retire
-    rt.services.live_target = rt.live_target
-    rt.services.on_routes = lambda spec: routing.write_routes(settings, spec)
-    rt.services.on_routes_removed = lambda name: routing.remove_routes(settings, name)
-    rt.services.prepare = lambda spec: databases.prepare(rt, spec)
     return rt

@@ -314,14 +314,17 @@ class ServiceManager:
         pull: bool = True,
         retire: Retire | None = None,
         live_target: Callable[[str], Target] | None = None,
+        on_routes: Callable[[ServiceSpec], object] | None = None,
+        on_routes_removed: Callable[[str], object] | None = None,
+        prepare: Callable[[ServiceSpec], dict[str, str]] | None = None,
     ) -> None:
         self.client, self.repo, self.locks, self.deadline_s = client, repo, locks, deadline_s
         self.pull, self.retire = pull, retire
         self.live_target = live_target or (lambda _name: Target())
-        self.on_routes: Callable[[ServiceSpec], object] = lambda _spec: None
+        self.on_routes = on_routes or (lambda _spec: None)
         # returns env to inject into new containers, after making their dependencies exist
-        self.prepare: Callable[[ServiceSpec], dict[str, str]] = lambda _spec: {}
-        self.on_routes_removed: Callable[[str], object] = lambda _name: None
+        self.prepare = prepare or (lambda _spec: {})
+        self.on_routes_removed = on_routes_removed or (lambda _name: None)
 
     def _apply(
         self,

@@ -110,19 +110,19 @@ def all_statuses(
     monitor.ensure_fresh([str(c.id) for c in listed if c.attrs.get("State") == "running"])
     views = [container_view(a, monitor) for a in inspect_all(client, listed)]
     by_service: dict[str, list[dict[str, Any]]] = {}
-    databases: dict[str, dict[str, Any]] = {}
+    db_views: dict[str, dict[str, Any]] = {}  # database containers by the service they serve
     unmanaged = []
     for v in views:
         labels = v["labels"]
         if labels.get(MANAGED) == "true" and labels.get(SERVICE):
             by_service.setdefault(labels[SERVICE], []).append(v)
         elif labels.get(MANAGED) == "true" and labels.get(DATABASE_OF):
-            databases[labels[DATABASE_OF]] = v
+            db_views[labels[DATABASE_OF]] = v
         else:
             unmanaged.append({**v, "managed": False})
     services = [
         service_view(s, by_service.get(s.name, []), monitor.events(s.name))
-        | {"database": databases.get(s.name)}
+        | {"database": db_views.get(s.name)}
         for s in specs
     ]
     return {"services": services, "unmanaged": unmanaged}

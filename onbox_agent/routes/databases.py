@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection, Request
 
 from matrx_ship.models import Scope
-from onbox_agent import databases
 from onbox_agent.deps import Operator, RuntimeDep, checked_name, require
 
 router = APIRouter(
@@ -39,8 +38,8 @@ def list_databases(rt: RuntimeDep) -> dict[str, Any]:
     for spec in rt.specs.list():
         if spec.database is not None:
             out.append(
-                databases.status(rt, spec.name)
-                if databases.load(rt, spec.name)
+                rt.databases.status(spec.name)
+                if rt.databases.load(spec.name)
                 else {"service": spec.name, "state": "never created"}
             )
     return {"databases": out}
@@ -52,24 +51,24 @@ def audit(
     service: str | None = Query(None, max_length=40, description="Only this service."),
 ) -> dict[str, Any]:
     """Each database checked end to end, plus apps that seem to expect a database but lack one."""
-    return databases.audit(rt, checked_name(service) if service else None)
+    return rt.databases.audit(checked_name(service) if service else None)
 
 
 @router.get("/{service}")
 def status(service: Service, rt: RuntimeDep) -> dict[str, Any]:
     """Container state, connection, server version, size and connections."""
-    return databases.status(rt, service)
+    return rt.databases.status(service)
 
 
 @router.get("/{service}/schemas")
 def schemas(service: Service, rt: RuntimeDep) -> dict[str, Any]:
-    return databases.schemas(rt, service)
+    return rt.databases.schemas(service)
 
 
 @router.get("/{service}/tables/{schema}/{table}")
 def table(service: Service, schema: str, table: str, rt: RuntimeDep) -> dict[str, Any]:
     """A table's columns and indexes."""
-    return databases.table(rt, service, schema[:63], table[:63])
+    return rt.databases.table(service, schema[:63], table[:63])
 
 
 @router.post("/{service}/query")
@@ -78,7 +77,7 @@ def query(
 ) -> dict[str, Any]:
     """One read-only statement in a READ ONLY transaction with a timeout; audited with its text."""
     request.state.audit_detail = {"sql": body.sql[:4000], "limit": body.limit}
-    result = databases.query(rt, service, body.sql, body.limit, body.timeout_s)
+    result = rt.databases.query(service, body.sql, body.limit, body.timeout_s)
     request.state.audit_detail["rows"] = result["row_count"]
     return result
 
@@ -86,6 +85,6 @@ def query(
 @router.post("/{service}/repair")
 def repair(who: Operator, service: Service, rt: RuntimeDep, request: Request) -> dict[str, Any]:
     """Recreate what is missing (data kept) and give the app a working DATABASE_URL again."""
-    result = databases.repair(rt, service, who.name)
+    result = rt.databases.repair(service, who.name)
     request.state.audit_detail = {"actions": result["actions"]}
     return result

@@ -55,4 +55,4 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
 @router.get("/metrics", response_class=Response)
 def metrics(rt: RuntimeDep) -> Response:
     """Prometheus metrics of the agent and the containers it manages."""
-    return Response(generate_latest(rt.extras["registry"]), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(rt.registry), media_type=CONTENT_TYPE_LATEST)

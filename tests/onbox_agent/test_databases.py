@@ -82,6 +82,9 @@ def pg_image(docker_client: docker.DockerClient) -> str:
     return engines.build_postgres_image(docker_client)
 
 
+MADE: list[str] = []  # the services this module made, whose databases it removes at the end
+
+
 def remove_database_resources(client: docker.DockerClient, service: str) -> None:
     for c in client.containers.list(
         all=True, filters={"label": f"{databases.DATABASE_OF}={service}"}
@@ -118,11 +121,9 @@ def db_agent(
         tmp_path_factory.mktemp("agent"), database_url=postgres.url(name), postgres_image=pg_image
     )
     running = RunningAgent(settings).start()
-    made: list[str] = []
-    running.runtime.extras["test_services"] = made
     yield running
     running.remove_containers()
-    for service in made:
+    for service in MADE:
         remove_database_resources(docker_client, service)
     running.stop()
 
@@ -137,7 +138,7 @@ def client(db_agent: RunningAgent) -> Iterator[AgentClient]:
 def new_service(db_agent: RunningAgent, app_image: str, **overrides: Any) -> str:
     """Create a service with a database (the spec joins its db network explicitly for now)."""
     name = "t-" + uuid.uuid4().hex[:8]
-    db_agent.runtime.extras["test_services"].append(name)
+    MADE.append(name)
     spec = app_spec(
         name, app_image, networks=["matrx-test", f"{name}-db-net"], database={}, **overrides
     )
@@ -394,21 +395,21 @@ def test_backups_can_dump_restore_count_and_swap_through_the_container(
 ) -> None:
     rt, svc = db_agent.runtime, new_service(db_agent, app_image)
     psql_in_db(docker_client, svc, "CREATE TABLE t AS SELECT generate_series(1, 500) AS n")
-    dump = b"".join(databases.dump_stream(rt, svc))
+    dump = b"".join(rt.databases.dump_stream(svc))
     assert dump.startswith(b"PGDMP")
-    databases.restore_into(rt, svc, "app_restored", iter([dump[:1000], dump[1000:]]))
-    assert databases.table_counts(rt, svc, "app_restored") == {"public.t": 500}
+    rt.databases.restore_into(svc, "app_restored", iter([dump[:1000], dump[1000:]]))
+    assert rt.databases.table_counts(svc, "app_restored") == {"public.t": 500}
     psql_in_db(docker_client, svc, "INSERT INTO t VALUES (501)")
-    assert databases.table_counts(rt, svc) == {"public.t": 501}
+    assert rt.databases.table_counts(svc) == {"public.t": 501}
     with pytest.raises(MatrxError) as err:
-        databases.restore_into(rt, svc, "app_bad", iter([b"not a dump"]))
+        rt.databases.restore_into(svc, "app_bad", iter([b"not a dump"]))
     assert err.value.code == "restore_failed"
     with pytest.raises(InvalidInput):
-        databases.restore_into(rt, svc, "app", iter([dump]))
-    old = databases.swap_database(rt, svc, "app_restored")
+        rt.databases.restore_into(svc, "app", iter([dump]))
+    old = rt.databases.swap_database(svc, "app_restored")
     assert old.startswith("app_old_")
-    assert databases.table_counts(rt, svc) == {"public.t": 500}
-    assert databases.table_counts(rt, svc, old) == {"public.t": 501}
+    assert rt.databases.table_counts(svc) == {"public.t": 500}
+    assert rt.databases.table_counts(svc, old) == {"public.t": 501}
     url = app_env(docker_client, svc)["DATABASE_URL"]
     assert connect_from(docker_client, pg_image, f"{svc}-db-net", url) == "app"
     names = psql_in_db(docker_client, svc, "select string_agg(datname, ',') from pg_database")
