@@ -82,10 +82,7 @@ def setting(rt: Runtime, name: str) -> float:
 
 def catalog(rt: Runtime) -> BackupCatalog:
     """The backup catalog over the runtime's store (one per runtime)."""
-    found = rt.extras.get("backup_catalog")
-    if not isinstance(found, BackupCatalog):
-        found = rt.extras["backup_catalog"] = BackupCatalog(rt.store)
-    return found
+    return rt.backup_catalog
 
 
 # --- plans (pure) -------------------------------------------------------------------------
@@ -495,9 +492,9 @@ def _spec_part(rt: Runtime, spec: ServiceSpec, prefix: str) -> dict[str, Any]:
 def _database_part(rt: Runtime, spec: ServiceSpec, prefix: str) -> dict[str, Any]:
     """``pg_dump -Fc`` streamed out of the db container; row counts recorded for checks."""
     assert spec.database is not None
-    counts = databases.table_counts(rt, spec.name)
+    counts = rt.databases.table_counts(spec.name)
     key = prefix + "db.pgc"
-    info = put_part(rt, key, ChunkReader(databases.dump_stream(rt, spec.name)))
+    info = put_part(rt, key, ChunkReader(rt.databases.dump_stream(spec.name)))
     detail = {"db": spec.database.db, "format": "pg_dump -Fc", "tables": counts}
     return _part("database", spec.database.db, info, detail)
 
@@ -710,12 +707,12 @@ def renamed_volume(source: str) -> str:
 
 def drop_database(rt: Runtime, service: str, name: str) -> None:
     """Drop a database beside the live one (a staged or a swapped-out one), never the live."""
-    info = databases.load(rt, service)
+    info = rt.databases.load(service)
     if info is None or name == info.db:
         raise InvalidInput(f"'{name}' is the live database of '{service}' or there is none.")
     maintenance = "template1" if info.db == "postgres" else "postgres"
     sql = f"DROP DATABASE IF EXISTS {databases.ident(name)} WITH (FORCE)"
-    databases.psql(rt, databases.db_container(rt, service), sql, maintenance, info.user)
+    rt.databases.psql(rt.databases.db_container(service), sql, maintenance, info.user)
 
 
 @dataclass
@@ -805,7 +802,7 @@ class Restore:
         self.staged.fresh_db = fresh
         try:
             with checked_read(self.rt, part) as reader:
-                databases.restore_into(self.rt, self.spec.name, fresh, reader.chunks())
+                self.rt.databases.restore_into(self.spec.name, fresh, reader.chunks())
         except MatrxError:
             raise
         except Exception as exc:
@@ -814,7 +811,7 @@ class Restore:
 
     def _check_counts(self, name: str) -> None:
         want = self.part("database", lambda p: p["name"] == name)["detail"].get("tables", {})
-        got = databases.table_counts(self.rt, self.spec.name, self.staged.fresh_db)
+        got = self.rt.databases.table_counts(self.spec.name, self.staged.fresh_db)
         if got != want:
             diff = {
                 t: [want.get(t), got.get(t)]
@@ -854,7 +851,7 @@ class Restore:
 
     def _swap_database(self, _name: str) -> None:
         assert self.staged.fresh_db is not None
-        self.staged.old_db = databases.swap_database(self.rt, self.spec.name, self.staged.fresh_db)
+        self.staged.old_db = self.rt.databases.swap_database(self.spec.name, self.staged.fresh_db)
         self.ctx.log(f"swapped: the previous data is kept as {self.staged.old_db}")
 
     def _recreate(self, _target: str) -> None:
@@ -917,7 +914,7 @@ class Restore:
     def _swap_back(self) -> None:
         assert self.staged.old_db is not None
         # the restored data goes aside under a new name, which the undo then drops
-        self.staged.fresh_db = databases.swap_database(self.rt, self.spec.name, self.staged.old_db)
+        self.staged.fresh_db = self.rt.databases.swap_database(self.spec.name, self.staged.old_db)
         self.staged.old_db = None
 
     def _recreate_old(self) -> None:
@@ -1019,7 +1016,7 @@ def scratch_restore(
         code, out = pipe_into(box, [*cmd, "--exit-on-error"], reader.chunks())
         if code != 0:
             raise Conflict(f"pg_restore into a scratch database exited with {code}: {out[-400:]}")
-        rows, _ = databases.psql(rt, box, databases.COUNTS_SQL, "scratch", "postgres")
+        rows, _ = rt.databases.psql(box, databases.COUNTS_SQL, "scratch", "postgres")
         got = {str(name): int(n or 0) for name, n in rows[1:]}
     if got != want:
         raise Conflict(f"tables or rows differ: recorded {want}, restored {got}"[:600])
@@ -1028,7 +1025,7 @@ def scratch_restore(
 
 def _postgres_image(rt: Runtime, service: str) -> str:
     """The image of the service's database, else the configured Postgres image."""
-    info = databases.load(rt, service)
+    info = rt.databases.load(service)
     return info.image if info is not None else str(rt.settings.postgres_image)
 
 
@@ -1048,7 +1045,7 @@ def scratch_postgres(rt: Runtime, image: str, tag: str) -> Iterator[Container]:
         network_disabled=True,
     )
     try:
-        databases.wait_ready(rt, box, rt.settings.health_timeout)
+        rt.databases.wait_ready(box, rt.settings.health_timeout)
         yield box
     finally:
         with contextlib.suppress(APIError, DockerNotFound):
@@ -1213,13 +1210,12 @@ def start_scheduler(rt: Runtime) -> Scheduler:
     """Mark backups a dead agent left running as interrupted; start the schedule thread."""
     catalog(rt).interrupt_leftovers()
     scheduler = Scheduler(rt)
-    rt.extras["backup_scheduler"] = scheduler
+    rt.backup_scheduler = scheduler
     scheduler.thread.start()
     return scheduler
 
 
 def stop_scheduler(rt: Runtime) -> None:
     """Stop the schedule thread (at shutdown)."""
-    scheduler = rt.extras.get("backup_scheduler")
-    if isinstance(scheduler, Scheduler):
-        scheduler.stop()
+    if rt.backup_scheduler is not None:
+        rt.backup_scheduler.stop()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 from docker.models.containers import Container
@@ -21,6 +21,7 @@ from matrx_ship.errors import NotFound, Unavailable
 from matrx_ship.models import AuditEvent, Scope, ServiceSpec, TokenInfo
 from matrx_ship.outbox import Outbox
 from matrx_ship.store import Store
+from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.records import Records
 from onbox_agent import routing
 from onbox_agent.archive import archive_logs
@@ -33,6 +34,10 @@ from onbox_agent.settings import AgentSettings
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -49,11 +54,12 @@ class Runtime:
     jobs: JobRunner
     outbox: Outbox
     databases: Databases
+    backup_catalog: BackupCatalog
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
-    backups: Any = None  # onbox_agent.backups.Backups, built in build_runtime by backups
+    backup_scheduler: Stoppable | None = None  # set by the backup schedule when it starts
 
     def find_token(self, token_hash: str) -> TokenInfo | None:
         """The live token with this hash; while the store is away, a token seen before."""
@@ -184,6 +190,7 @@ def build_runtime(settings: AgentSettings) -> Runtime:
         jobs=JobRunner(records),
         outbox=Outbox(settings.data_dir / "outbox.db"),
         databases=dbs,
+        backup_catalog=BackupCatalog(store),
         locks=locks,
     )
     bootstrap = hash_token(settings.admin_token.get_secret_value())
