@@ -159,12 +159,12 @@ class Postgres:
         )
 
     def stop(self) -> None:
-        """Stop the cluster and remove its folder (data, socket, log)."""
+        """Stop the cluster; its data stays, so a test can start it again (the store coming
+        back after an outage). The session sweep removes the folder."""
         with contextlib.suppress(subprocess.CalledProcessError):
             self.run(
                 str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop"
             )
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
