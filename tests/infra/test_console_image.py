@@ -17,23 +17,18 @@ pytestmark = [pytest.mark.engine, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    return engines.docker_client()
-
-
-@pytest.fixture(scope="module")
-def console_image(client: docker.DockerClient) -> Iterator[images.Built]:
-    built = images.console_image(client)
+def console_image(docker_client: docker.DockerClient) -> Iterator[images.Built]:
+    built = images.console_image(docker_client)
     print(f"\nconsole image {built.tag}: {built.seconds} s, {built.size_bytes / 1e6:.0f} MB")
     yield built
-    images.remove_image(client, built.tag)
+    images.remove_image(docker_client, built.tag)
 
 
 @pytest.fixture(scope="module")
-def console(client: docker.DockerClient, console_image: images.Built) -> Iterator[Container]:
+def console(docker_client: docker.DockerClient, console_image: images.Built) -> Iterator[Container]:
     port = engines.free_port()
-    with images.private_network(client) as network:
-        container = client.containers.run(
+    with images.private_network(docker_client) as network:
+        container = docker_client.containers.run(
             console_image.tag,
             name=f"matrx-t-console-{port}",
             detach=True,

@@ -19,23 +19,20 @@ PASSWORD = "t-db-password-0123456789"
 
 
 @pytest.fixture(scope="module")
-def client() -> docker.DockerClient:
-    return engines.docker_client()
-
-
-@pytest.fixture(scope="module")
-def postgres_image(client: docker.DockerClient) -> Iterator[images.Built]:
-    built = images.postgres_image(client)
+def postgres_image(docker_client: docker.DockerClient) -> Iterator[images.Built]:
+    built = images.postgres_image(docker_client)
     print(f"\npostgres image {built.tag}: {built.seconds} s, {built.size_bytes / 1e6:.0f} MB")
     yield built
-    images.remove_image(client, built.tag)
+    images.remove_image(docker_client, built.tag)
 
 
 @pytest.fixture(scope="module")
-def database(client: docker.DockerClient, postgres_image: images.Built) -> Iterator[Container]:
+def database(
+    docker_client: docker.DockerClient, postgres_image: images.Built
+) -> Iterator[Container]:
     port = engines.free_port()
-    with images.private_network(client) as network:
-        container = client.containers.run(
+    with images.private_network(docker_client) as network:
+        container = docker_client.containers.run(
             postgres_image.tag,
             name=f"matrx-t-infra-pg-{port}",
             detach=True,
