@@ -54,8 +54,9 @@ from matrx_ship.store.tables import ServiceRow
 from onbox_agent import databases, engine
 from onbox_agent.archive import GzipReader, gunzip_chunks
 from onbox_agent.jobs import JobContext
+from onbox_agent.locks import SYSTEM_BACKUP, HeldLocks
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import ServiceLocks, ServiceManager
+from onbox_agent.services import ServiceManager
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ DEFAULTS: dict[str, float] = {
     "backup_tick_seconds": 60.0,
 }
 HELPER = "matrx.helper"
-SYSTEM_LOCK = "system:backup"
+SYSTEM_LOCK = SYSTEM_BACKUP
 SIDECAR = ".sha256"
 CHUNK = 1 << 20
 
@@ -682,14 +683,6 @@ def _traefik_part(rt: Runtime, prefix: str) -> dict[str, Any]:
 
 
 # --- restore ------------------------------------------------------------------------------
-
-
-class HeldLocks(ServiceLocks):
-    """For a job that already holds the service's lock: lifecycle calls nest inside it."""
-
-    @contextmanager
-    def hold(self, name: str, actor: str, action: str) -> Iterator[None]:
-        yield
 
 
 def under_held_lock(rt: Runtime) -> ServiceManager:

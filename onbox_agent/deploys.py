@@ -21,6 +21,7 @@ from matrx_ship.models import ServiceSpec
 from matrx_ship.store.store import utcnow
 from onbox_agent import archive, engine
 from onbox_agent.jobs import JobContext
+from onbox_agent.locks import locked_job, service_key
 from onbox_agent.releases import live_release
 from onbox_agent.runtime import Runtime
 from onbox_agent.services import Outcome, Target
@@ -69,19 +70,16 @@ def start(
     deadline: float | None,
 ) -> dict[str, Any]:
     """Take the service's lock and start the deploy job; answers with the job at once."""
-    rt.locks.acquire(spec.name, actor, kind)
-    try:
-        return rt.jobs.submit(
-            kind,
-            spec.name,
-            actor,
-            {"release_id": release["id"]},
-            lambda ctx: run(rt, ctx, spec, release, actor, kind, deadline),
-            on_end=lambda: rt.locks.release(spec.name),
-        )
-    except Exception:
-        rt.locks.release(spec.name)
-        raise
+    return locked_job(
+        rt.locks,
+        rt.jobs,
+        [service_key(spec.name)],
+        kind=kind,
+        service=spec.name,
+        actor=actor,
+        params={"release_id": release["id"]},
+        work=lambda ctx: run(rt, ctx, spec, release, actor, kind, deadline),
+    )
 
 
 def run(

@@ -28,8 +28,9 @@ from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
+from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
-from onbox_agent.services import ServiceLocks, ServiceManager, SpecRepo, Target
+from onbox_agent.services import ServiceManager, SpecRepo, Target
 from onbox_agent.settings import AgentSettings
 from onbox_agent.tickets import Tickets
 

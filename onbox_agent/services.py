@@ -8,12 +8,9 @@ gate fails, so a failed change leaves the old container serving.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -23,11 +20,12 @@ from docker.models.containers import Container
 from sqlalchemy.exc import SQLAlchemyError
 
 from matrx_ship.crypto import SecretBox
-from matrx_ship.errors import MatrxError, NotFound, ServiceBusy
+from matrx_ship.errors import MatrxError, NotFound
 from matrx_ship.models import ServiceSpec
 from matrx_ship.store import Store
 from onbox_agent import engine, plans
 from onbox_agent.engine import HealthResult
+from onbox_agent.locks import ServiceLocks
 from onbox_agent.steps import Step, check_handled, dispatch
 
 
@@ -78,53 +76,6 @@ class SpecRepo:
     def delete(self, name: str) -> None:
         self.store.delete_service(name)
         self._cache.pop(name, None)
-
-
-@dataclass
-class Holder:
-    actor: str
-    action: str
-    since: datetime
-
-
-class ServiceLocks:
-    """At most one change per service; a second one is refused at once with who holds it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._held: dict[str, Holder] = {}
-
-    @contextmanager
-    def hold(self, name: str, actor: str, action: str) -> Iterator[None]:
-        self.acquire(name, actor, action)
-        try:
-            yield
-        finally:
-            self.release(name)
-
-    def acquire(self, name: str, actor: str, action: str) -> None:
-        """Take the service's lock, or raise ServiceBusy naming who holds it."""
-        with self._guard:
-            holder = self._held.get(name)
-            if holder is not None:
-                raise ServiceBusy(
-                    f"The service '{name}' is busy: {holder.actor} started '{holder.action}' "
-                    f"at {holder.since:%H:%M:%S} UTC.",
-                    detail={
-                        "held_by": holder.actor,
-                        "action": holder.action,
-                        "since": holder.since.isoformat(),
-                    },
-                )
-            self._held[name] = Holder(actor, action, datetime.now(UTC))
-
-    def release(self, name: str) -> None:
-        with self._guard:
-            self._held.pop(name, None)
-
-    def holders(self) -> dict[str, Holder]:
-        with self._guard:
-            return dict(self._held)
 
 
 @dataclass

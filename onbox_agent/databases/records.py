@@ -15,7 +15,8 @@ from matrx_ship.errors import NotFound
 from matrx_ship.models import ServiceSpec
 from matrx_ship.store import Store
 from matrx_ship.store.dbtables import DatabaseRow
-from onbox_agent.services import ServiceLocks, ServiceManager, SpecRepo
+from onbox_agent.locks import ServiceLocks
+from onbox_agent.services import ServiceManager, SpecRepo
 from onbox_agent.settings import AgentSettings
 
 PGDATA = "/var/lib/postgresql/data"

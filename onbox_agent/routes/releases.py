@@ -12,6 +12,7 @@ from starlette.requests import Request
 from matrx_ship.models import Scope
 from onbox_agent import deploys, releases, routing
 from onbox_agent.deps import Operator, RuntimeDep, SpecDep, require
+from onbox_agent.locks import build_key, locked_job
 from onbox_agent.routes.services import Deadline
 
 router = APIRouter(tags=["releases"], dependencies=[Depends(require(Scope.read))])
@@ -50,14 +51,15 @@ def start_build(
     assert spec.source is not None
     repo.sync()
     sha = repo.resolve((body.ref if body else None) or "", spec.source.branch)
-    rt.locks.acquire(f"{spec.name}:build", who.name, "build")
-    job = rt.jobs.submit(
-        "build",
-        spec.name,
-        who.name,
-        {"ref": sha},
-        lambda ctx: releases.build(rt, ctx, spec, sha, who.name),
-        on_end=lambda: rt.locks.release(f"{spec.name}:build"),
+    job = locked_job(
+        rt.locks,
+        rt.jobs,
+        [build_key(spec.name)],
+        kind="build",
+        service=spec.name,
+        actor=who.name,
+        params={"ref": sha},
+        work=lambda ctx: releases.build(rt, ctx, spec, sha, who.name),
     )
     return _job_body(request, job, commit=sha)
 
