@@ -5,14 +5,14 @@
 # - With systemd as PID 1 (/run/systemd/system exists): installs matrx-agent.service and
 #   matrx-agent-revert.service into MATRX_UNIT_DIR, daemon-reload when they changed,
 #   systemctl enable --now.
-# - Without (containers, CI machines): starts infra/supervise/matrx-agent-supervise.sh in
-#   the background, unless it is already running.
+# - Without (containers, CI machines), or with MATRX_SUPERVISOR=fallback: starts
+#   infra/supervise/matrx-agent-supervise.sh in its own session, unless it is already running.
 # Both run the agent of the current slot, MATRX_HOME/current -> MATRX_HOME/slots/<commit>
 # (bootstrap.sh prepares the slots). The revert and supervisor scripts are copied to
 # MATRX_HOME/bin, outside the slots, so a broken slot cannot break its own rescue.
 #
 # Environment (defaults in brackets): MATRX_HOME [/opt/matrx-ship], MATRX_ENV_FILE
-# [/etc/matrx-ship/agent.env], MATRX_UNIT_DIR [/etc/systemd/system], MATRX_DATA_DIR
+# [/etc/matrx-ship/agent.env], MATRX_SUPERVISOR [auto: systemd when it is PID 1], MATRX_UNIT_DIR [/etc/systemd/system], MATRX_DATA_DIR
 # [/var/lib/matrx-ship], MATRX_LOG_DIR [/var/log/matrx-ship], MATRX_RUN_DIR [/run/matrx-ship].
 # See docs/supervision.md.
 set -euo pipefail
@@ -24,6 +24,7 @@ unit_dir=${MATRX_UNIT_DIR:-/etc/systemd/system}
 data_dir=${MATRX_DATA_DIR:-/var/lib/matrx-ship}
 log_dir=${MATRX_LOG_DIR:-/var/log/matrx-ship}
 run_dir=${MATRX_RUN_DIR:-/run/matrx-ship}
+supervisor=${MATRX_SUPERVISOR:-auto}
 units=(matrx-agent.service matrx-agent-revert.service)
 
 say() { echo "install-agent: $*"; }
@@ -102,10 +103,11 @@ install_fallback() {
     mkdir -p "$log_dir" "$run_dir"
     say "no systemd on this host: starting the fallback supervisor" \
         "$home/bin/matrx-agent-supervise.sh (log: $log_dir/agent.log)"
-    # setsid + nohup: the supervisor outlives this shell and its terminal.
+    # setsid: its own session, so it outlives this shell and its terminal. Never nohup: a
+    # signal ignored when bash starts cannot be trapped, and SIGHUP restarts the agent.
     MATRX_HOME=$home MATRX_ENV_FILE=$env_file MATRX_DATA_DIR=$data_dir \
         MATRX_LOG_DIR=$log_dir MATRX_RUN_DIR=$run_dir \
-        setsid nohup "$home/bin/matrx-agent-supervise.sh" </dev/null >>"$log_dir/agent.log" 2>&1 &
+        setsid "$home/bin/matrx-agent-supervise.sh" </dev/null >>"$log_dir/agent.log" 2>&1 &
     for _ in $(seq 1 50); do
         if pid=$(supervisor_pid); then
             say "the supervisor is running (pid $pid); it restarts the agent when it dies"
@@ -122,7 +124,11 @@ main() {
     mkdir -p "$data_dir"
     chmod 0700 "$data_dir"
     install_scripts
-    if [[ -d /run/systemd/system ]]; then
+    case $supervisor in
+        auto | systemd | fallback) ;;
+        *) die "MATRX_SUPERVISOR=$supervisor: use auto, systemd or fallback" ;;
+    esac
+    if [[ $supervisor == systemd || ($supervisor == auto && -d /run/systemd/system) ]]; then
         install_systemd
     else
         install_fallback
