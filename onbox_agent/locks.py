@@ -38,6 +38,7 @@ def build_key(name: str) -> str:
 
 
 SYSTEM_BACKUP = "system:backup"
+RECONCILE = "system:reconcile"  # the reconcile job; it also holds every service's backup key
 
 
 @dataclass

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from matrx_ship import __version__
-from onbox_agent import deploys, errors
+from onbox_agent import deploys, errors, routing
 from onbox_agent.backups import start_scheduler, stop_scheduler
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import (
@@ -29,6 +29,7 @@ from onbox_agent.routes import (
     logs,
     releases,
     services,
+    system,
     tokens,
 )
 from onbox_agent.runtime import Runtime, build_runtime
@@ -72,6 +73,18 @@ def _flush_outbox(rt: Runtime, stop: threading.Event) -> None:
                 log.info("outbox: %d record(s) written to the state store", sent)
 
 
+def _rewrite_routes(rt: Runtime) -> None:
+    """Route files are derived state: every service's is written again at start."""
+    try:
+        specs = rt.specs.list()
+    except Exception as exc:  # the store is away: the files stay as they are
+        log.warning("route files not rewritten at start: %s", type(exc).__name__)
+        return
+    changed = routing.rewrite_all(rt.settings, specs)
+    if changed:
+        log.info("route files rewritten at start: %s", ", ".join(changed))
+
+
 def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastAPI:
     """The agent app; ``runtime`` may be given by tests that built one themselves."""
     rt = runtime or build_runtime(settings)
@@ -80,6 +93,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         deploys.reconcile(rt)
+        _rewrite_routes(rt)
         rt.monitor.start()
         start_scheduler(rt)
         threading.Thread(target=_flush_outbox, args=(rt, stop), daemon=True).start()
@@ -114,6 +128,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         env,
         databases,
         backups,
+        system,
     ):
         app.include_router(module.router)
     app.include_router(health.open_router)

@@ -66,7 +66,7 @@ def build(rt: Runtime, ctx: JobContext, spec: ServiceSpec, ref: str, actor: str)
     lines: list[str] = []
     started = time.monotonic()
     try:
-        image_id = _build_image(rt, ctx, repo, spec, sha, tag, lines)
+        image_id = build_image(rt, ctx, repo, spec, sha, tag, lines)
     except InvalidInput:
         _finish_log(
             rt, spec, release_id, lines, status="failed", build_seconds=time.monotonic() - started
@@ -86,7 +86,7 @@ def build(rt: Runtime, ctx: JobContext, spec: ServiceSpec, ref: str, actor: str)
     return _archive(rt, ctx, spec.name, release_id, tag)
 
 
-def _build_image(
+def build_image(
     rt: Runtime,
     ctx: JobContext,
     repo: GitRepo,

@@ -19,6 +19,11 @@ def write_routes(settings: AgentSettings, spec: ServiceSpec) -> bool:
     return write_service_config(settings.routes_dir, spec.name, list(spec.routes))
 
 
+def rewrite_all(settings: AgentSettings, specs: list[ServiceSpec]) -> list[str]:
+    """Write every service's route file; the names of those that were missing or stale."""
+    return [spec.name for spec in specs if spec.routes and write_routes(settings, spec)]
+
+
 def remove_routes(settings: AgentSettings, name: str) -> bool:
     settings.routes_dir.mkdir(parents=True, exist_ok=True)
     return write_service_config(settings.routes_dir, name, [])

@@ -30,6 +30,7 @@ from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
+from onbox_agent.reconcile.observe import live_release_id
 from onbox_agent.services import ServiceManager, SpecRepo, Target
 from onbox_agent.settings import AgentSettings
 from onbox_agent.tickets import Tickets
@@ -123,15 +124,30 @@ def retire(blobs: BlobStore, records: Records, container: Container) -> None:
 
 
 def live_target(client: docker.DockerClient, records: Records, service: str) -> Target:
-    """The image the service's running container came from, when it is a release."""
+    """What a new container of the service runs: the release its running container came from;
+    with none running (a wiped host, a stopped service), the release the store says is live.
+
+    A running container without a release label runs the spec's image (an update changed
+    it), and so does the new one.
+    """
     running = running_names_and_labels(client, service)
-    release_id = running[0][1].get(RELEASE) if running else None
+    stored = None if running else stored_live_release(records, service)
+    release_id = running[0][1].get(RELEASE) if running else stored
     if not release_id:
         return Target()
     try:
         return Target(image=records.release(release_id)["image"], release=release_id)
     except NotFound:
         return Target()
+
+
+def stored_live_release(records: Records, service: str) -> str | None:
+    """The newest succeeded deployment's release (None: none, or the store is away)."""
+    try:
+        done = records.deployments(service=service, outcome="succeeded", limit=20)
+    except SQLAlchemyError:
+        return None
+    return live_release_id(done)
 
 
 def _service_manager(

@@ -357,16 +357,17 @@ class ServiceManager:
         """Force-recreate from the stored spec (and the live release) through the health gate."""
         with self.locks.hold(name, actor, "recreate"):
             spec = self.repo.get(name)
-            return self._replace(spec, deadline, self._generation(name) + 1)
+            return self._routed(spec, self._replace(spec, deadline, self._generation(name) + 1))
 
     def start(self, name: str, actor: str, deadline: float | None = None) -> Outcome:
         with self.locks.hold(name, actor, "start"):
             spec = self.repo.get(name)
             current = self._current(name)
             steps = plans.plan_start(_ref(current) if current else None)
-            return self._apply(
+            outcome = self._apply(
                 spec, steps, deadline, self._generation(name) + 1, target=self.live_target(name)
             )
+            return self._routed(spec, outcome)
 
     def stop(self, name: str, actor: str, grace_s: int = 10) -> Outcome:
         with self.locks.hold(name, actor, "stop"):
@@ -385,7 +386,8 @@ class ServiceManager:
                     hint=f"Create one with POST /v1/services/{name}/recreate.",
                     code="no_container",
                 )
-            return self._apply(spec, plans.plan_restart(_ref(current)), deadline)
+            outcome = self._apply(spec, plans.plan_restart(_ref(current)), deadline)
+            return self._routed(spec, outcome)
 
     def deploy(
         self,
@@ -408,7 +410,7 @@ class ServiceManager:
         generation = max(
             (int(c.labels.get(engine.GENERATION, "0") or 0) for c in current), default=0
         )
-        return self._apply(
+        outcome = self._apply(
             spec,
             steps,
             deadline,
@@ -417,6 +419,7 @@ class ServiceManager:
             on_step=on_step,
             containers=current,
         )
+        return self._routed(spec, outcome)
 
     def _replace(
         self,
@@ -429,6 +432,12 @@ class ServiceManager:
         steps = plans.plan_replace([_ref(c) for c in current], _host_ports(spec))
         target = target if target is not None else self.live_target(spec.name)
         return self._apply(spec, steps, deadline, generation, target=target)
+
+    def _routed(self, spec: ServiceSpec, outcome: Outcome) -> Outcome:
+        """Route files are derived state: written again after every change that went well."""
+        if outcome.ok:
+            self.on_routes(spec)
+        return outcome
 
     def _current(self, name: str) -> Container | None:
         return engine.serving(engine.service_containers(self.client, name))

@@ -74,15 +74,20 @@ def fewer_rows(backups: Sequence[Mapping[str, Any]]) -> set[str]:
 
 
 def newest_holding(
-    backups: Sequence[Mapping[str, Any]], kind: str, name: str | None = None
+    backups: Sequence[Mapping[str, Any]], kind: str, mount: str | None = None
 ) -> str | None:
-    """The newest succeeded backup with a part of ``kind`` (and ``name``), not flagged."""
+    """The newest succeeded backup with a part of ``kind``, not flagged.
+
+    A volume part is matched by the path it was mounted at (``mount``), not by the volume's
+    name: a restore gives the volume a new name, the mount path stays.
+    """
     suspect = fewer_rows(backups)
     for backup in backups:
         if backup.get("status") != "succeeded" or backup["id"] in suspect:
             continue
         for part in backup.get("parts") or []:
-            if part.get("kind") == kind and (name is None or part.get("name") == name):
+            target = (part.get("detail") or {}).get("target")
+            if part.get("kind") == kind and (mount is None or target == mount):
                 return str(backup["id"])
     return None
 
@@ -95,7 +100,9 @@ def wanted_for(
 ) -> Wanted:
     """One service as the store says it should be, from its rows (pure)."""
     volumes = tuple(v.source for v in spec.volumes)
-    volume_backups = {v: b for v in volumes if (b := newest_holding(backups, "volume", v))}
+    volume_backups = {
+        v.source: b for v in spec.volumes if (b := newest_holding(backups, "volume", v.target))
+    }
     return Wanted(
         name=spec.name,
         kind=spec.kind,

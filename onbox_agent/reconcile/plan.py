@@ -3,10 +3,11 @@ between them. Pure: the same two inputs always give the same steps, and a host t
 matches the store gives ``[]``.
 
 Order is dependency order: networks, then services by kind (infra, databases, apps, the
-manager last); per service its database (restored from the newest good backup before the
-app first starts), its volumes, its live release's image, then the start through the health
-gate and its route file. A service that cannot come back gets one ``cannot_restore`` step
-saying why, and the others still come back.
+manager last); per service its live release's image (first: restoring a volume needs an
+image on the host to mount it in), its database (restored from the newest good backup before
+the app first starts), its volumes, then the start through the health gate and its route
+file. A service that cannot come back gets one ``cannot_restore`` step saying why, and the
+others still come back.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def plan_service(w: Wanted, found: Found) -> list[Step]:
     image_steps = _image(w, found)
     if image_steps and image_steps[0].action == "cannot_restore":
         return image_steps
-    steps = _database(w, found) + _volumes(w, found) + image_steps
+    steps = image_steps + _database(w, found) + _volumes(w, found)
     if w.name not in found.running or found.running[w.name] != _release_id(w):
         # starting goes through the service manager, which writes the route file too
         steps.append(Step("start", w.name, _release_id(w) or "spec image"))

@@ -24,12 +24,14 @@ def dep(to: str, outcome: str, minutes: int) -> dict[str, Any]:
     return {"to_release": to, "outcome": outcome, "started_at": at, "finished_at": at}
 
 
-def backup(bid: str, status: str = "succeeded", rows: int | None = 10, vol: str | None = None):  # type: ignore[no-untyped-def]
+def backup(  # type: ignore[no-untyped-def]
+    bid: str, status: str = "succeeded", rows: int | None = 10, mount: str | None = None
+):
     parts: list[dict[str, Any]] = [{"kind": "spec", "name": "spec"}]
     if rows is not None:
         parts.append({"kind": "database", "name": "app", "detail": {"tables": {"t": rows}}})
-    if vol:
-        parts.append({"kind": "volume", "name": vol})
+    if mount:  # a volume part is named by the volume, found by where it was mounted
+        parts.append({"kind": "volume", "name": "renamed-r0a1b2", "detail": {"target": mount}})
     return {"id": bid, "status": status, "parts": parts}
 
 
@@ -75,10 +77,10 @@ def test_failed_backups_are_never_chosen_nor_compared() -> None:
     assert newest_holding(newest_first, "database") == "b2"
 
 
-def test_a_volume_comes_from_the_newest_backup_that_holds_it() -> None:
-    newest_first = [backup("b2", rows=None), backup("b1", rows=None, vol="uploads")]
-    assert newest_holding(newest_first, "volume", "uploads") == "b1"
-    assert newest_holding(newest_first, "volume", "other") is None
+def test_a_volume_comes_from_the_newest_backup_that_holds_its_mount_path() -> None:
+    newest_first = [backup("b2", rows=None), backup("b1", rows=None, mount="/uploads")]
+    assert newest_holding(newest_first, "volume", "/uploads") == "b1"
+    assert newest_holding(newest_first, "volume", "/other") is None
     assert database_rows(newest_first[0]) is None
 
 
@@ -94,7 +96,7 @@ def test_wanted_for_a_git_service_with_a_database_and_a_volume() -> None:
         }
     )
     release = {"id": "rel_1", "image": "matrx/web:abc", "commit_sha": "abc", "archive_key": None}
-    backups = [backup("b2", rows=50, vol="web-uploads"), backup("b1", rows=40)]
+    backups = [backup("b2", rows=50, mount="/data"), backup("b1", rows=40)]
     assert wanted_for(spec, [dep("rel_1", "succeeded", 1)], release, backups) == Wanted(
         name="web",
         kind="app",

@@ -42,9 +42,9 @@ def test_a_wiped_host_comes_back_in_dependency_order_data_first() -> None:
     assert plan_reconcile([MANAGER, SHIP, TRAEFIK], Found()) == [
         Step("create_network", "proxy"),
         Step("start", "traefik", "spec image"),
+        Step("load_image", "ship", "rel_2"),
         Step("restore_database", "ship", "bk_9"),
         Step("restore_volume", "ship/ship-files", "bk_9"),
-        Step("load_image", "ship", "rel_2"),
         Step("start", "ship", "rel_2"),
         Step("start", "manager", "spec image"),
     ]

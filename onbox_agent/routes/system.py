@@ -1,0 +1,40 @@
+"""Making the host match the store: the reconcile, planned or run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+
+from matrx_ship.models import Scope
+from onbox_agent.deps import Admin, RuntimeDep, require
+from onbox_agent.reconcile import run as reconcile
+
+router = APIRouter(tags=["system"], dependencies=[Depends(require(Scope.read))])
+
+
+@router.post("/v1/system/reconcile", status_code=202)
+def start_reconcile(
+    who: Admin,
+    rt: RuntimeDep,
+    request: Request,
+    dry_run: bool = Query(False, description="Answer with the plan and change nothing."),
+) -> Any:
+    """Bring back what the store holds and the host lacks: networks, databases restored from
+    their newest good backup, volumes, live release images, containers through the health
+    gate, route files. With ``dry_run`` the plan is returned (200) and nothing changes."""
+    request.state.audit_target = "host"
+    if dry_run:
+        request.state.audit_detail = {"dry_run": True}
+        return JSONResponse(reconcile.dry_run(rt))
+    job = reconcile.start(rt, who.name)
+    request.state.audit_detail = {"job": job["id"]}
+    return job
+
+
+@router.get("/v1/system/reconcile")
+def reconcile_plan(rt: RuntimeDep) -> dict[str, Any]:
+    """What a reconcile would do now (the same as ``POST ?dry_run=true``, for read tokens)."""
+    return reconcile.dry_run(rt)
