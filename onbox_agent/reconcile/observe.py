@@ -149,3 +149,22 @@ def observe_host(client: docker.DockerClient, routes_dir: Path) -> Found:
         running=running,
         route_files=route_files,
     )
+
+
+def missing_services(client: docker.DockerClient, names: Iterable[str]) -> list[str]:
+    """Stored services with no container at all on this host (a wiped or new host)."""
+    managed = client.containers.list(all=True, filters={"label": f"{engine.MANAGED}=true"})
+    present = {c.labels.get(engine.SERVICE) for c in managed}
+    return sorted(set(names) - present)
+
+
+def missing_warning(missing: list[str]) -> str | None:
+    """The readiness warning for services the store holds and the host lacks."""
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (
+        f"HOST DOES NOT MATCH THE STORE: {len(missing)} stored service(s) have no container "
+        f"here ({shown}). Fix: run the reconcile (console: Agent page, Reconcile now; "
+        "or sudo ./bootstrap.sh --env-file PATH)."
+    )

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from matrx_ship import __version__
 from matrx_ship.models import Scope
 from onbox_agent.deps import RuntimeDep, require
+from onbox_agent.reconcile.observe import missing_services, missing_warning
+from onbox_agent.runtime import Runtime
 
 open_router = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))])
@@ -30,6 +32,13 @@ def _check(fn: Any) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
+def _missing_services(rt: Runtime) -> list[str]:
+    try:
+        return missing_services(rt.docker, [s.name for s in rt.specs.list()])
+    except Exception:  # readiness itself reports the store and the engine
+        return []
+
+
 @router.get("/readyz")
 def readyz(rt: RuntimeDep) -> JSONResponse:
     """Readiness: Docker engine, state store and blob store, and the embedded-defaults warning."""
@@ -40,12 +49,17 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     }
     ready = all(c["ok"] for c in checks.values())
     embedded = rt.settings.embedded
+    warnings = [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded]
+    missing = _missing_services(rt) if ready else []
+    if line := missing_warning(missing):
+        warnings.insert(0, line)
     body = {
         "ready": ready,
         "checks": checks,
         "durable": not embedded,
         "outbox_pending": len(rt.outbox),
-        "warnings": [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded],
+        "warnings": warnings,
+        "missing_services": missing,
         "version": __version__,
         "env": rt.settings.env,
     }
