@@ -45,9 +45,9 @@ def merged(
     for name in kept_fields():
         if name in settings.model_fields_set or name not in stored:
             continue
-        field = AgentSettings.model_fields[name]
+        annotation: Any = AgentSettings.model_fields[name].annotation
         try:
-            value = TypeAdapter(field.annotation).validate_python(stored[name])
+            value = TypeAdapter(annotation).validate_python(stored[name])
         except ValidationError:
             continue
         if value != getattr(settings, name):

@@ -27,12 +27,14 @@ from onbox_agent import routing
 from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
+from onbox_agent.executor import Target
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
 from onbox_agent.reconcile.observe import live_release_id
-from onbox_agent.services import ServiceManager, SpecRepo, Target
+from onbox_agent.services import ServiceManager
 from onbox_agent.settings import AgentSettings
+from onbox_agent.specrepo import SpecRepo
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)

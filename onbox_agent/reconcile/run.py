@@ -28,13 +28,13 @@ from matrx_ship.errors import Conflict, MatrxError, NotFound, Unavailable
 from matrx_ship.models import ServiceSpec
 from onbox_agent import archive, engine, routing
 from onbox_agent.backups import checked_read, corrupt, drop_database
+from onbox_agent.executor import Target
 from onbox_agent.jobs import JobContext
 from onbox_agent.locks import RECONCILE, backup_key, locked_job
 from onbox_agent.reconcile.observe import live_release_id, observe_host, wanted_for
 from onbox_agent.reconcile.plan import KIND_ORDER, Wanted, plan_reconcile
 from onbox_agent.releases import build_image, repo_for
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import Target
 from onbox_agent.steps import Step, check_handled, dispatch
 
 log = logging.getLogger(__name__)
