@@ -348,6 +348,14 @@ class AgentClient:
         """Start the reconcile job (admin): the host is made to match the store."""
         return self.request("POST", "/v1/system/reconcile")
 
+    def outbox(self) -> dict[str, Any]:
+        """Records waiting for the store (``pending``) and those it refused (``set_aside``)."""
+        return self.request("GET", "/v1/system/outbox")
+
+    def retry_outbox(self) -> dict[str, Any]:
+        """Queue the set-aside records again and flush (admin)."""
+        return self.request("POST", "/v1/system/outbox/retry")
+
 
 def _drop(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}

@@ -53,11 +53,20 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     missing = _missing_services(rt) if ready else []
     if line := missing_warning(missing):
         warnings.insert(0, line)
+    aside = rt.outbox.set_aside()
+    if aside:
+        warnings.insert(
+            0,
+            f"OUTBOX BLOCKED: {len(aside)} record(s) the state store refused are set aside "
+            f"(first: {aside[0]['reason'][:160]}). Fix the cause, then retry them (console: "
+            "Agent page, Outbox, Retry).",
+        )
     body = {
         "ready": ready,
         "checks": checks,
         "durable": not embedded,
         "outbox_pending": len(rt.outbox),
+        "outbox_set_aside": len(aside),
         "warnings": warnings,
         "missing_services": missing,
         "version": __version__,
