@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from onbox_agent.specrepo import SpecRepo
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
+TOUCH_EVERY_S = 60.0  # a token's last use is recorded at most this often
 
 
 class Stoppable(Protocol):
@@ -61,6 +63,7 @@ class Runtime:
     databases: Databases
     backup_catalog: BackupCatalog
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
+    touched: dict[str, float] = field(default_factory=dict)  # token name -> last recorded use
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
@@ -83,7 +86,19 @@ class Runtime:
             self.token_cache.pop(token_hash, None)
         else:
             self.token_cache[token_hash] = found
+            self._touch(found.name)
         return found
+
+    def _touch(self, name: str) -> None:
+        """Record a token's use in the store, at most once a minute per token."""
+        now = time.monotonic()
+        if now - self.touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self.touched[name] = now
+        try:
+            self.store.touch_token(name)
+        except SQLAlchemyError:  # the store went away since the lookup: next minute
+            self.touched.pop(name, None)
 
     def retire(self, container: Container) -> None:
         """Archive a container's logs to the blob store, then remove it."""
