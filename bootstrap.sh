@@ -5,12 +5,12 @@
 #
 # In order, each step printing "==> what it does" and "    already done: ..." when skipped:
 #  1. the env file can be read (refused with exit 2 otherwise);
-#  2. production packages: the Docker engine (docker.io), started when it is not running;
-#  3. the Python environment of this checkout (uv sync --frozen --no-default-groups, skipped
-#     when .venv matches uv.lock);
-#  4. the checks (python -m matrx_ship.bootcheck): secrets, store URL, store reachable,
+#  2. the Python environment of this checkout (uv sync --frozen --no-default-groups, skipped
+#     when .venv matches uv.lock): the checks need it, and it is all that may change first;
+#  3. the checks (python -m matrx_ship.bootcheck): secrets, store URL, store reachable,
 #     master key against the store's canary, the catalog's backups in the bucket; any
 #     problem refuses with exit 2, naming the variable and the fix;
+#  4. production packages: the Docker engine (docker.io), started when it is not running;
 #  5. the slot: MATRX_HOME/slots/<commit> holds this commit's code and its .venv,
 #     MATRX_HOME/current points at it (the one before stays as MATRX_HOME/previous);
 #  6. the agent's env file (MATRX_ENV_FILE, mode 600) is a copy of --env-file;
@@ -101,7 +101,7 @@ settings() {
     export MATRX_HOME=$home MATRX_ENV_FILE=$agent_env MATRX_DATA_DIR=$data_dir
 }
 
-# --- 2. packages -------------------------------------------------------------------------
+# --- 4. packages -------------------------------------------------------------------------
 
 packages() {
     step "production packages: the Docker engine (docker.io)"
@@ -123,7 +123,7 @@ packages() {
     fi
 }
 
-# --- 3. the Python environment -------------------------------------------------------------
+# --- 2. the Python environment -------------------------------------------------------------
 
 lock_hash() { sha256sum "$repo/uv.lock" | cut -d' ' -f1; }
 
@@ -169,7 +169,7 @@ python_environment() {
 
 pyrun() { PYTHONPATH=$repo "$py" -m "$@"; }
 
-# --- 4. the checks ---------------------------------------------------------------------------
+# --- 3. the checks ---------------------------------------------------------------------------
 
 checks() {
     step "checking the env file, the store, the master key and the backups (matrx_ship.bootcheck)"
@@ -180,7 +180,7 @@ checks() {
     local rc=0
     pyrun matrx_ship.bootcheck --env-file "$env_file" | indent || rc=$?
     if ((rc == 2)); then
-        ((changed)) && echo "bootstrap: (only the dependencies above were installed)" >&2
+        ((changed)) && echo "bootstrap: (only this checkout's Python environment was installed)" >&2
         exit 2
     fi
     ((rc == 0)) || die "the checks failed (status $rc)"
@@ -321,7 +321,14 @@ agent() {
         would "run $home/current/scripts/install-agent.sh (it skips what is in place)"
         return
     fi
-    "$home/current/scripts/install-agent.sh" | indent
+    local out
+    out=$("$home/current/scripts/install-agent.sh") || { echo "$out" | indent; die "install-agent.sh failed"; }
+    echo "$out" | indent
+    if grep -q "nothing to do" <<<"$out"; then
+        skip "the agent's supervisor was already in place"
+    else
+        changed=1
+    fi
     if ((switched)); then restart_agent; fi
 }
 
@@ -367,9 +374,9 @@ main() {
     step "reading the env file $env_file"
     check_env_file
     settings
-    packages
     python_environment
     checks
+    packages
     the_slot
     agent_env_file
     networks

@@ -108,7 +108,7 @@ def register(client: AgentClient, specs: list[ServiceSpec], check: bool, say: Sa
     """Register (start, health-gated) the platform services the store lacks."""
     todo = missing_specs(specs, stored_names(client))
     if not todo:
-        say(f"    already done: {', '.join(s.name for s in specs)} are in the store")
+        say(f"    already done: the store holds {', '.join(s.name for s in specs)}")
         return True
     ok = True
     for spec in todo:
