@@ -248,8 +248,14 @@ def stop_supervisor(host: Host) -> None:
             wait_for(lambda: not alive(pid), 30, "the supervisor to stop")
 
 
+def containers(client: docker.DockerClient, service: str) -> list[str]:
+    return [
+        str(c.name) for c in client.containers.list(filters={"label": f"matrx.service={service}"})
+    ]
+
+
 def test_bootstrap_brings_a_fresh_host_up_and_a_second_run_changes_nothing(
-    fresh_host: tuple[Host, str],
+    fresh_host: tuple[Host, str], docker_client: docker.DockerClient
 ) -> None:
     host, name = fresh_host
     check = host.bootstrap("--check")
@@ -264,17 +270,39 @@ def test_bootstrap_brings_a_fresh_host_up_and_a_second_run_changes_nothing(
     assert f"registered {name}: running and healthy" in out
     assert f"summary:\n  {name}: https://proxy.example.test\n" in out
     assert (host.home / "current").resolve().parent == host.home / "slots"
+    assert containers(docker_client, name)
 
     second = host.bootstrap(timeout=240)
     assert second.returncode == 0, second.stdout + second.stderr
-    lines = second.stdout.splitlines()
+    assert_nothing_changed(second.stdout)
+
+
+def test_the_reconcile_brings_back_what_the_host_lost(
+    fresh_host: tuple[Host, str], docker_client: docker.DockerClient
+) -> None:
+    host, name = fresh_host
+    assert host.bootstrap(timeout=240).returncode == 0
+    for c in docker_client.containers.list(all=True, filters={"label": f"matrx.service={name}"}):
+        c.remove(force=True)  # the host lost the service's container; the store still has it
+
+    again = host.bootstrap(timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"    start {name}" in again.stdout  # the plan, printed before the job runs
+    assert "    job " in again.stdout and "NEEDS A PERSON" not in again.stdout
+    assert containers(docker_client, name)
+    assert_nothing_changed(host.bootstrap(timeout=240).stdout)
+
+
+def assert_nothing_changed(stdout: str) -> None:
+    """Every step that changes something says "already done"; the reconcile has nothing to do."""
+    lines = stdout.splitlines()
     steps = [i for i, line in enumerate(lines) if line.startswith("==> ")]
-    # every step says "already done" (the wait says ready), and the reconcile has nothing to do
     for start, end in zip(steps, [*steps[1:], len(lines)], strict=True):
+        if lines[start].startswith(("==> reading", "==> checking", "==> waiting")):
+            continue  # these change nothing on any run
         body = lines[start + 1 : end]
         done = ("already done", "nothing to do")
-        assert any(any(w in line for w in done) or line == "    ready" for line in body), lines[
-            start
-        ]
+        assert any(w in line for line in body for w in done), lines[start]
     assert "    nothing to do: the host already matches the store" in lines
-    assert not any(w in second.stdout for w in ("installed ", "created ", "registered "))
+    changes = ("    installed ", "    created ", "    registered ", "    unpacked ", "    copied ")
+    assert [line for line in lines if line.startswith(changes)] == []
