@@ -54,6 +54,25 @@ PLACEHOLDER_WORDS = ("change-me", "changeme", "replace-me", "your-", "todo")
 ENV_DOC = "docs/env.md"
 
 
+# What bootstrap's env file holds: only what cannot live in the store. (name, secret, what);
+# docs/env.md's "bootstrap.sh's env file" section is generated from it.
+ENV_FILE: tuple[tuple[str, bool, str], ...] = (
+    ("SUPABASE_DB_URL", True, "The state store (PostgreSQL URL, with its password)."),
+    ("MATRX_MASTER_KEY", True, "Decrypts the store's secrets; checked against its canary."),
+    ("MATRX_ADMIN_TOKEN", True, "The first admin token; bootstrap calls the agent with it."),
+    ("MATRX_S3_BUCKET", False, "The backups bucket."),
+    ("MATRX_S3_PREFIX", False, "The host's prefix in the bucket (default: the host name)."),
+    ("AWS_ACCESS_KEY_ID", True, "The bucket's credentials (required with a bucket)."),
+    ("AWS_SECRET_ACCESS_KEY", True, "The bucket's credentials (required with a bucket)."),
+    ("AWS_ENDPOINT_URL", False, "An S3-compatible endpoint that is not AWS."),
+    ("MATRX_DOMAIN", False, "The public domain: routed services are https://NAME.DOMAIN."),
+    ("MATRX_ACME_EMAIL", False, "The ACME account's contact address (Traefik)."),
+    ("MATRX_REPO", False, "This repository's git URL: the manager console's releases."),
+    ("MATRX_CONSOLE_AGENT_URL", False, "How the console's container reaches the agent."),
+    ("MATRX_ALLOW_SQLITE", False, "1: a trial or test host on SQLite and a local folder."),
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why bootstrap refuses: the variable at fault, what is wrong, and the fix."""
