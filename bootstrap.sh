@@ -29,7 +29,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 env_file=""
 check=0
-changed=0 # whether a step changed something in this run (a refusal says so)
+changed=0     # whether a step changed something in this run (a refusal says so)
+switched=0    # the current slot changed: a running agent must restart into it
+env_changed=0 # the agent's env file changed: a running agent must restart to read it
 
 usage() {
     echo "usage: sudo $0 --env-file PATH [--check]" >&2
@@ -223,7 +225,6 @@ the_slot() {
 current_link() {
     local now
     now=$(readlink "$home/current" 2>/dev/null || true)
-    switched=0
     if [[ $now == "slots/$commit" ]]; then
         skip "$home/current points at it"
     elif ((check)); then
@@ -246,6 +247,7 @@ agent_env_file() {
     elif ((check)); then
         would "install $env_file as $agent_env"
     else
+        [[ -f $agent_env ]] && env_changed=1
         install -D -m 600 "$env_file" "$agent_env"
         note "installed $agent_env"
         changed=1
@@ -324,22 +326,25 @@ agent() {
     local out
     out=$("$home/current/scripts/install-agent.sh") || { echo "$out" | indent; die "install-agent.sh failed"; }
     echo "$out" | indent
-    if grep -q "nothing to do" <<<"$out"; then
-        skip "the agent's supervisor was already in place"
-    else
+    if ! grep -q "nothing to do" <<<"$out"; then
         changed=1
+        return # a supervisor started just now runs the current slot with the new env file
     fi
-    if ((switched)); then restart_agent; fi
+    if ((switched || env_changed)); then
+        restart_agent # it runs the slot and env file it started with
+    else
+        skip "the agent's supervisor was already in place"
+    fi
 }
 
 restart_agent() {
     local pid
     if [[ -f $run_dir/matrx-agent-supervise.pid ]] && pid=$(cat "$run_dir/matrx-agent-supervise.pid") &&
         kill -0 "$pid" 2>/dev/null; then
-        note "the slot changed: restarting the agent (SIGHUP to the supervisor $pid)"
+        note "the slot or the env file changed: restarting the agent (SIGHUP to the supervisor $pid)"
         kill -HUP "$pid"
     elif command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-        note "the slot changed: restarting matrx-agent.service"
+        note "the slot or the env file changed: restarting matrx-agent.service"
         systemctl restart matrx-agent.service
     fi
 }

@@ -178,8 +178,8 @@ def summary_lines(job: Mapping[str, Any] | None, specs: Iterable[Mapping[str, An
     if job is None:
         lines.append(f"  {NOTHING_TO_DO}")
         return lines
-    result = job.get("result") or {}
-    for name, r in sorted((result.get("services") or {}).items()):
+    services = (job.get("result") or {}).get("services") or {}
+    for name, r in sorted(services.items()):
         if r.get("restored_from"):
             lines.append(
                 f"  {name}: restored from backup {r['restored_from']} "
@@ -187,6 +187,9 @@ def summary_lines(job: Mapping[str, Any] | None, specs: Iterable[Mapping[str, An
             )
         if not r.get("ok"):
             lines.append(f"  NEEDS A PERSON: {name} did not come back: {r.get('error')}")
+    if not failed(job):
+        restored = sum(1 for r in services.values() if r.get("restored_from"))
+        lines.append(f"  all {len(services)} service(s) came back ({restored} with restored data)")
     if job.get("status") != "succeeded":
         lines.append(
             f"  NEEDS A PERSON: the reconcile job {job['id']} ended {job.get('status')}: "
