@@ -323,25 +323,41 @@ agent() {
         would "run $home/current/scripts/install-agent.sh (it skips what is in place)"
         return
     fi
-    local out
-    out=$("$home/current/scripts/install-agent.sh") || { echo "$out" | indent; die "install-agent.sh failed"; }
-    echo "$out" | indent
+    install_agent
     if ! grep -q "nothing to do" <<<"$out"; then
         changed=1
         return # a supervisor started just now runs the current slot with the new env file
     fi
-    if ((switched || env_changed)); then
-        restart_agent # it runs the slot and env file it started with
+    local pid
+    if ((env_changed)) && pid=$(supervisor_pid); then
+        # The fallback reads the env file once, when it starts: restart it, not just the agent.
+        note "the env file changed: stopping the supervisor (pid $pid) so a new one reads it"
+        kill -TERM "$pid"
+        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        install_agent
+    elif ((switched || env_changed)); then
+        restart_agent # systemd re-reads the env file; the fallback resolves current each start
     else
         skip "the agent's supervisor was already in place"
     fi
 }
 
+install_agent() {
+    out=$("$home/current/scripts/install-agent.sh") || { echo "$out" | indent; die "install-agent.sh failed"; }
+    echo "$out" | indent
+}
+
+supervisor_pid() {
+    local pid
+    pid=$(cat "$run_dir/matrx-agent-supervise.pid" 2>/dev/null) || return 1
+    kill -0 "$pid" 2>/dev/null && grep -q matrx-agent-supervise "/proc/$pid/cmdline" 2>/dev/null &&
+        echo "$pid"
+}
+
 restart_agent() {
     local pid
-    if [[ -f $run_dir/matrx-agent-supervise.pid ]] && pid=$(cat "$run_dir/matrx-agent-supervise.pid") &&
-        kill -0 "$pid" 2>/dev/null; then
-        note "the slot or the env file changed: restarting the agent (SIGHUP to the supervisor $pid)"
+    if pid=$(supervisor_pid); then
+        note "the slot changed: restarting the agent (SIGHUP to the supervisor $pid)"
         kill -HUP "$pid"
     elif command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
         note "the slot or the env file changed: restarting matrx-agent.service"
