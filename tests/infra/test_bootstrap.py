@@ -293,6 +293,23 @@ def test_the_reconcile_brings_back_what_the_host_lost(
     assert_nothing_changed(host.bootstrap(timeout=240).stdout)
 
 
+def agent_environment(host: Host) -> str:
+    pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
+    return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")
+
+
+def test_a_changed_env_file_reaches_the_running_agent(fresh_host: tuple[Host, str]) -> None:
+    host, _ = fresh_host
+    assert host.bootstrap(timeout=240).returncode == 0
+    assert "MATRX_LOG_LEVEL=DEBUG" not in agent_environment(host)
+    host.write(MATRX_LOG_LEVEL="DEBUG")
+    changed = host.bootstrap(timeout=240)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "the env file changed: stopping the supervisor" in changed.stdout
+    wait_for(lambda: "MATRX_LOG_LEVEL=DEBUG" in agent_environment(host), 30, "the new agent")
+    assert_nothing_changed(host.bootstrap(timeout=240).stdout)
+
+
 def assert_nothing_changed(stdout: str) -> None:
     """Every step that changes something says "already done"; the reconcile has nothing to do."""
     lines = stdout.splitlines()
