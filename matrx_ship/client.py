@@ -340,6 +340,22 @@ class AgentClient:
     def host_images(self) -> dict[str, Any]:
         return self.request("GET", "/v1/host/images")
 
+    def reconcile_plan(self) -> dict[str, Any]:
+        """What a reconcile would do now (``steps``, ``nothing_to_do``); changes nothing."""
+        return self.request("GET", "/v1/system/reconcile")
+
+    def reconcile(self) -> dict[str, Any]:
+        """Start the reconcile job (admin): the host is made to match the store."""
+        return self.request("POST", "/v1/system/reconcile")
+
+    def outbox(self) -> dict[str, Any]:
+        """Records waiting for the store (``pending``) and those it refused (``set_aside``)."""
+        return self.request("GET", "/v1/system/outbox")
+
+    def retry_outbox(self) -> dict[str, Any]:
+        """Queue the set-aside records again and flush (admin)."""
+        return self.request("POST", "/v1/system/outbox/retry")
+
 
 def _drop(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}

@@ -24,16 +24,19 @@ from matrx_ship.store import Store
 from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.canary import ensure_canary
 from matrx_ship.store.records import Records
+from matrx_ship.store.store import unreachable
 from onbox_agent import routing
 from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
+from onbox_agent.executor import Target
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
 from onbox_agent.reconcile.observe import live_release_id
-from onbox_agent.services import ServiceManager, SpecRepo, Target
+from onbox_agent.services import ServiceManager
 from onbox_agent.settings import AgentSettings
+from onbox_agent.specrepo import SpecRepo
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
@@ -94,16 +97,21 @@ class Runtime:
         receives them in order.
         """
         key = uuid.uuid4().hex
+        payload = event.model_dump(mode="json")
         if not len(self.outbox):
             try:
                 self.store.append_audit(event, event_key=key)
                 return
             except Exception as exc:
+                if not unreachable(exc):  # refused, not away: kept aside, loudly
+                    log.error("the state store refused an audit event: %s", exc)
+                    self.outbox.put_aside("audit", key, payload, f"{type(exc).__name__}: {exc}")
+                    return
                 log.warning(
                     "state store unreachable (%s); audit event kept in the outbox",
                     type(exc).__name__,
                 )
-        self.outbox.append("audit", key, event.model_dump(mode="json"))
+        self.outbox.append("audit", key, payload)
 
     def flush_outbox(self) -> int:
         """Hand what the outbox holds to the store, in order; returns how many went."""
@@ -112,7 +120,7 @@ class Runtime:
             if kind == "audit":
                 self.store.append_audit(AuditEvent.model_validate(payload), event_key=key)
 
-        return self.outbox.flush(deliver)
+        return self.outbox.flush(deliver, transient=unreachable)
 
 
 def retire(blobs: BlobStore, records: Records, container: Container) -> None:

@@ -138,6 +138,9 @@ def _readiness_warnings(con: Console) -> None:
     failing = [name for name, check in ready["checks"].items() if not check["ok"]]
     if failing:
         st.error(f"Agent not ready: {', '.join(failing)} failing (see Agent).")
+    for line in ready.get("warnings", []):
+        if line.startswith(("HOST DOES NOT MATCH", "OUTBOX BLOCKED")):  # each names its fix
+            st.error(line)
     if not ready.get("durable", True):
         st.error("NOT DURABLE: the agent runs on embedded defaults (see Agent).")
 

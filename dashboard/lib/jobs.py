@@ -97,6 +97,13 @@ def result_line(job: dict[str, Any]) -> str:
             value = value.get("id")
         if value:
             parts.append(f"{key.replace('_', ' ')} `{value}`")
+    if isinstance(result.get("services"), dict):  # a reconcile: per service, back or not
+        back = [n for n, r in result["services"].items() if r.get("ok")]
+        parts.append(f"{len(back)} service(s) brought back")
+        if result.get("failed"):
+            parts.append(f"could not come back: {', '.join(result['failed'])}")
+        if result.get("nothing_to_do"):
+            parts.append("nothing to do: the host already matched the store")
     if result.get("seconds") is not None:
         parts.append(f"{result['seconds']} s")
     return " · ".join(parts)

@@ -212,6 +212,7 @@ def backup(b: dict[str, Any]) -> dict[str, Any]:
         "duration": fmt.duration(b.get("seconds")) if b.get("seconds") is not None else "—",
         "parts": ", ".join(str(p.get("kind")) for p in b.get("parts") or []),
         "verified": verification(b),
+        "trusted": f"NO: {b['suspect']}" if b.get("suspect") else "yes",
     }
 
 

@@ -10,7 +10,6 @@ The host's side is read from the engine by the agent's labels and from the route
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -58,19 +57,32 @@ def database_rows(backup: Mapping[str, Any]) -> int | None:
     return None
 
 
-def fewer_rows(backups: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Ids of succeeded backups whose database holds fewer rows than the backup before it.
+def suspects(backups: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Succeeded backups whose database holds fewer rows than the newest trusted one before
+    them, with the reason a person reads; ``backups`` are newest first, as the catalog lists.
 
-    ``backups`` are newest first (as the catalog lists them). Such a backup is suspect: it
-    may have been taken of an empty or half-restored database.
+    Such a backup may have been taken of an empty or half-restored database, so it is never
+    the one a reconcile restores. It is compared with the newest trusted backup before it (not
+    merely the previous one), so a run of empty backups is flagged as a whole.
     """
-    good = [b for b in backups if b.get("status") == "succeeded"]
-    flagged: set[str] = set()
-    for newer, older in itertools.pairwise(good):
-        new_rows, old_rows = database_rows(newer), database_rows(older)
-        if new_rows is not None and old_rows is not None and new_rows < old_rows:
-            flagged.add(str(newer["id"]))
+    flagged: dict[str, str] = {}
+    trusted: Mapping[str, Any] | None = None
+    for backup in reversed([b for b in backups if b.get("status") == "succeeded"]):
+        rows = database_rows(backup)
+        before = database_rows(trusted) if trusted is not None else None
+        if rows is not None and before is not None and rows < before:
+            assert trusted is not None
+            flagged[str(backup["id"])] = (
+                f"its database holds {rows} rows, fewer than the {before} of {trusted['id']}"
+            )
+        elif rows is not None:
+            trusted = backup
     return flagged
+
+
+def fewer_rows(backups: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Ids of the suspect backups (see ``suspects``)."""
+    return set(suspects(backups))
 
 
 def newest_holding(
@@ -148,4 +160,23 @@ def observe_host(client: docker.DockerClient, routes_dir: Path) -> Found:
         databases_running=frozenset(databases_running),
         running=running,
         route_files=route_files,
+    )
+
+
+def missing_services(client: docker.DockerClient, names: Iterable[str]) -> list[str]:
+    """Stored services with no container at all on this host (a wiped or new host)."""
+    managed = client.containers.list(all=True, filters={"label": f"{engine.MANAGED}=true"})
+    present = {c.labels.get(engine.SERVICE) for c in managed}
+    return sorted(set(names) - present)
+
+
+def missing_warning(missing: list[str]) -> str | None:
+    """The readiness warning for services the store holds and the host lacks."""
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (
+        f"HOST DOES NOT MATCH THE STORE: {len(missing)} stored service(s) have no container "
+        f"here ({shown}). Fix: run the reconcile (console: Agent page, Reconcile now; "
+        "or sudo ./bootstrap.sh --env-file PATH)."
     )

@@ -12,6 +12,7 @@ from matrx_ship.errors import Conflict
 from matrx_ship.models import Scope
 from onbox_agent import backups
 from onbox_agent.deps import Admin, Operator, RuntimeDep, ServiceName, SpecDep, require
+from onbox_agent.reconcile.observe import suspects
 from onbox_agent.routes.services import Deadline
 
 router = APIRouter(tags=["backups"], dependencies=[Depends(require(Scope.read))])
@@ -45,8 +46,11 @@ def list_service_backups(
     status: str | None = Status,
     limit: int = Query(50, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
-    """The service's backups, newest first (also after the service was deleted)."""
-    return backups.catalog(rt).find(service=name, kind="service", status=status, limit=limit)
+    """The service's backups, newest first (also after the service was deleted); ``suspect``
+    says why a backup is not trusted (its database holds fewer rows than an earlier one)."""
+    found = backups.catalog(rt).find(service=name, kind="service", status=status, limit=limit)
+    flagged = suspects(found)
+    return [b | {"suspect": flagged.get(b["id"])} for b in found]
 
 
 @router.get("/v1/backups")

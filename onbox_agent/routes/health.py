@@ -12,6 +12,8 @@ from matrx_ship import __version__
 from matrx_ship.models import Scope
 from matrx_ship.store.canary import HINT, canary_ok
 from onbox_agent.deps import RuntimeDep, require
+from onbox_agent.reconcile.observe import missing_services, missing_warning
+from onbox_agent.runtime import Runtime
 
 open_router = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))])
@@ -31,7 +33,14 @@ def _check(fn: Any) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
-def _master_key(rt: Any) -> dict[str, Any]:
+def _missing_services(rt: Runtime) -> list[str]:
+    try:
+        return missing_services(rt.docker, [s.name for s in rt.specs.list()])
+    except Exception:  # readiness itself reports the store and the engine
+        return []
+
+
+def _master_key(rt: Runtime) -> dict[str, Any]:
     """Whether MATRX_MASTER_KEY decrypts the store's canary (a wrong key decrypts nothing)."""
     try:
         ok = canary_ok(rt.store, rt.box)
@@ -59,12 +68,26 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     }
     ready = all(c["ok"] for c in checks.values())
     embedded = rt.settings.embedded
+    warnings = [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded]
+    missing = _missing_services(rt) if ready else []
+    if line := missing_warning(missing):
+        warnings.insert(0, line)
+    aside = rt.outbox.set_aside()
+    if aside:
+        warnings.insert(
+            0,
+            f"OUTBOX BLOCKED: {len(aside)} record(s) the state store refused are set aside "
+            f"(first: {aside[0]['reason'][:160]}). Fix the cause, then retry them (console: "
+            "Agent page, Outbox, Retry).",
+        )
     body = {
         "ready": ready,
         "checks": checks,
         "durable": not embedded,
         "outbox_pending": len(rt.outbox),
-        "warnings": [f"NOT DURABLE: {e}; a lost disk loses it" for e in embedded],
+        "outbox_set_aside": len(aside),
+        "warnings": warnings,
+        "missing_services": missing,
         "version": __version__,
         "env": rt.settings.env,
     }

@@ -11,8 +11,8 @@ from matrx_ship.errors import InvalidInput
 from matrx_ship.models import Scope, ServiceSpec
 from onbox_agent import engine, status
 from onbox_agent.deps import Operator, RuntimeDep, ServiceName, SpecDep, require
+from onbox_agent.executor import Outcome
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import Outcome
 
 router = APIRouter(
     prefix="/v1/services", tags=["services"], dependencies=[Depends(require(Scope.read))]

@@ -1,4 +1,5 @@
-"""Making the host match the store: the reconcile, planned or run."""
+"""The host as a whole: the reconcile (planned or run) and the outbox of records the store
+has not taken yet."""
 
 from __future__ import annotations
 
@@ -38,3 +39,24 @@ def start_reconcile(
 def reconcile_plan(rt: RuntimeDep) -> dict[str, Any]:
     """What a reconcile would do now (the same as ``POST ?dry_run=true``, for read tokens)."""
     return reconcile.dry_run(rt)
+
+
+@router.get("/v1/system/outbox")
+def outbox(rt: RuntimeDep) -> dict[str, Any]:
+    """Records waiting for the store (``pending``) and those it refused (``set_aside``, with
+    the reason), which would otherwise be lost without anyone knowing."""
+    return {"pending": len(rt.outbox), "set_aside": rt.outbox.set_aside()}
+
+
+@router.post("/v1/system/outbox/retry")
+def retry_outbox(who: Admin, rt: RuntimeDep, request: Request) -> dict[str, Any]:
+    """Queue the set-aside records again and flush now; what was delivered, what is aside."""
+    requeued = rt.outbox.retry_set_aside()
+    delivered = rt.flush_outbox()
+    request.state.audit_detail = {"requeued": requeued, "delivered": delivered}
+    return {
+        "requeued": requeued,
+        "delivered": delivered,
+        "pending": len(rt.outbox),
+        "set_aside": rt.outbox.set_aside(),
+    }

@@ -17,7 +17,8 @@ from tests.dashboard.conftest import (
     rerun_until,
     texts,
 )
-from tests.harness import RunningAgent
+from tests.harness import RunningAgent, app_spec, service_name
+from tests.harness.agent import remove_service_objects
 
 
 def nav_titles(at: AppTest) -> list[str]:
@@ -347,3 +348,39 @@ def test_a_read_token_sees_release_env_and_database_actions_disabled(
     )
     at = open_page(at, "backups", service=shipped.name)
     assert button(at, "Back up now…").disabled
+
+
+def test_a_service_missing_from_the_host_is_brought_back_from_the_agent_page(
+    console: AppTest, agent: RunningAgent, admin: AgentClient, app_image: str
+) -> None:
+    name = service_name("gone-")
+    admin.create_service(app_spec(name, app_image))
+    remove_service_objects(agent.runtime.docker, name)  # as on a wiped host
+    console.session_state["_console"].memory.readiness = None  # the sidebar asks again
+    at = open_page(console, "agent")
+    assert any(e.value.startswith("HOST DOES NOT MATCH THE STORE") for e in at.error), texts(at)
+    plan = at.dataframe[0].value.to_dict("records")
+    assert {"action": "start", "target": name} in [
+        {"action": row["action"], "target": row["target"]} for row in plan
+    ]
+    button(at, "Reconcile now").click().run()
+    assert "databases restored from their newest good backup" in texts(at)
+    button(at, "Yes, reconcile this host").click().run()
+    rerun_until(
+        at, lambda: any(s.value.startswith("Reconcile: succeeded") for s in at.success), 90, "it"
+    )
+    assert admin.service(name)["status"]["state"] == "running"
+    assert admin.reconcile_plan()["nothing_to_do"] is True
+    admin.delete_service(name)
+
+
+def test_records_the_store_refused_are_shown_and_retried_from_the_agent_page(
+    console: AppTest, agent: RunningAgent
+) -> None:
+    agent.runtime.outbox.put_aside("audit", "k-old", {"action": "x"}, "ValidationError: at")
+    at = open_page(console, "agent")
+    assert "1 record(s) the state store refused are set aside." in texts(at)
+    assert list(at.dataframe[-1].value["key"]) == ["k-old"]
+    button(at, "Retry the set-aside records").click().run()
+    assert "Retried 1 set-aside record(s): 0 delivered, 1 still set aside." in texts(at)
+    agent.runtime.outbox._db.execute("DELETE FROM set_aside")  # the shared agent, clean again

@@ -81,10 +81,12 @@ class RunningAgent:
 
     def stop(self) -> None:
         """Stop serving, the monitor and the backup scheduler; close the state store."""
-        self.server.should_exit = True
-        self.server.force_exit = True
-        self.thread.join(10)
-        self.runtime.monitor.stop()  # force_exit may skip the lifespan's shutdown
+        self.server.should_exit = True  # a graceful stop runs the lifespan's shutdown
+        self.thread.join(5)
+        if self.thread.is_alive():  # a connection that will not close (a followed websocket)
+            self.server.force_exit = True
+            self.thread.join(10)
+        self.runtime.monitor.stop()  # force_exit skips the lifespan's shutdown
         stop_scheduler(self.runtime)
         self.runtime.store.dispose()
 

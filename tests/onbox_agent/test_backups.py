@@ -658,3 +658,20 @@ def test_a_missing_bucket_fails_the_backup_with_the_s3_reason(
     assert "NoSuchBucket" in done["error"]["message"]
     assert row["status"] == "failed" and "NoSuchBucket" in row["error"]["message"]
     assert [b["status"] for b in listed] == ["failed"]
+
+
+def test_a_backup_of_an_emptied_database_is_listed_as_not_trusted(
+    agent: RunningAgent,
+    admin: AgentClient,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    svc_name: str,
+) -> None:
+    make_service(admin, docker_client, app_image, svc_name, rows=50)
+    good = backed_up(admin, svc_name)
+    sql(docker_client, svc_name, "DELETE FROM items")
+    empty = backed_up(admin, svc_name)
+    found = admin.request("GET", f"/v1/services/{svc_name}/backups")
+    listed = {b["id"]: b["suspect"] for b in found}
+    assert listed[good["id"]] is None
+    assert listed[empty["id"]] == f"its database holds 2 rows, fewer than the 52 of {good['id']}"

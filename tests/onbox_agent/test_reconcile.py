@@ -160,6 +160,9 @@ def test_a_wiped_host_comes_back_with_one_reconcile(
     host["agents"].append(second)
     admin = second.client()
 
+    ready = admin.readyz()
+    assert ready["missing_services"] == sorted([ship, built, plain])
+    assert ready["warnings"][0].startswith("HOST DOES NOT MATCH THE STORE: 3 stored service(s)")
     plan = admin.request("POST", "/v1/system/reconcile", params={"dry_run": "true"})
     actions = [(s["action"], s["target"]) for s in plan["steps"]]
     assert ("restore_database", ship) in actions and ("rebuild_release", built) in actions, plan
@@ -180,6 +183,7 @@ def test_a_wiped_host_comes_back_with_one_reconcile(
     assert "API_SECRET=canary-4d2" in sh(docker_client, ship, "env")
     assert {p.name: p.read_text() for p in settings.routes_dir.glob("*.yml")} == route_files
 
+    assert admin.readyz()["missing_services"] == []
     again = admin.request("POST", "/v1/system/reconcile", params={"dry_run": "true"})
     assert again == {"steps": [], "nothing_to_do": True}
     rolled = done(admin, admin.rollback(built))  # the earlier release comes from its archive

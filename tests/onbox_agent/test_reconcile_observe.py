@@ -12,6 +12,7 @@ from onbox_agent.reconcile.observe import (
     live_release_id,
     newest_holding,
     release_of,
+    suspects,
     wanted_for,
 )
 from onbox_agent.reconcile.plan import Release, Wanted
@@ -116,3 +117,18 @@ def test_wanted_for_a_plain_image_service_never_looks_for_a_database_backup() ->
     spec = ServiceSpec.model_validate({"name": "cache", "image": "redis:7"})
     wanted = wanted_for(spec, [], None, [backup("b1", rows=3)])
     assert (wanted.database, wanted.database_backup, wanted.release) == (False, None, None)
+
+
+def test_a_run_of_empty_backups_is_flagged_as_a_whole_with_the_reason() -> None:
+    newest_first = [backup("b4", rows=0), backup("b3", rows=0), backup("b2", rows=7)]
+    assert suspects(newest_first) == {
+        "b4": "its database holds 0 rows, fewer than the 7 of b2",
+        "b3": "its database holds 0 rows, fewer than the 7 of b2",
+    }
+    assert newest_holding(newest_first, "database") == "b2"
+
+
+def test_a_growing_database_flags_nothing() -> None:
+    newest_first = [backup("b3", rows=9), backup("b2", rows=9), backup("b1", rows=1)]
+    assert suspects(newest_first) == {}
+    assert newest_holding(newest_first, "database") == "b3"
