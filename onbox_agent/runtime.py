@@ -23,6 +23,7 @@ from matrx_ship.models import AuditEvent, Scope, ServiceSpec, TokenInfo
 from matrx_ship.outbox import Outbox
 from matrx_ship.store import Store
 from matrx_ship.store.backuptables import BackupCatalog
+from matrx_ship.store.canary import ensure_canary
 from matrx_ship.store.records import Records
 from matrx_ship.store.store import unreachable
 from onbox_agent import routing
@@ -203,6 +204,7 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     store.ensure_bootstrap_token(hash_token(settings.admin_token.get_secret_value()))
     client = docker.DockerClient(base_url=settings.docker_host, timeout=120)
     box = SecretBox(settings.master_key.get_secret_value())
+    ensure_canary(store, box)  # never overwrites: /readyz checks the key against it
     blobs = blob_store_for(
         settings.s3_bucket, settings.s3_endpoint_url, settings.s3_prefix, settings.data_dir
     )

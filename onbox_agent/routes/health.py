@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from matrx_ship import __version__
 from matrx_ship.models import Scope
+from matrx_ship.store.canary import HINT, canary_ok
 from onbox_agent.deps import RuntimeDep, require
 from onbox_agent.reconcile.observe import missing_services, missing_warning
 from onbox_agent.runtime import Runtime
@@ -39,13 +40,31 @@ def _missing_services(rt: Runtime) -> list[str]:
         return []
 
 
+def _master_key(rt: Runtime) -> dict[str, Any]:
+    """Whether MATRX_MASTER_KEY decrypts the store's canary (a wrong key decrypts nothing)."""
+    try:
+        ok = canary_ok(rt.store, rt.box)
+    except Exception as exc:
+        return {"ok": False, "error": f"cannot read the canary: {type(exc).__name__}"}
+    if ok is False:
+        return {
+            "ok": False,
+            "error": "MATRX_MASTER_KEY does not decrypt the store's canary: every secret "
+            "in this store is unreadable with it",
+            "hint": HINT,
+        }
+    return {"ok": True}
+
+
 @router.get("/readyz")
 def readyz(rt: RuntimeDep) -> JSONResponse:
-    """Readiness: Docker engine, state store and blob store, and the embedded-defaults warning."""
+    """Readiness: Docker engine, state store, blob store, the master key (the store's canary),
+    and the embedded-defaults warning."""
     checks = {
         "docker": _check(rt.docker.ping),
         "store": _check(rt.store.ping),
         "blobs": _check(rt.blobs.check),
+        "master_key": _master_key(rt),
     }
     ready = all(c["ok"] for c in checks.values())
     embedded = rt.settings.embedded

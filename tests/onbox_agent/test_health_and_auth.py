@@ -36,7 +36,7 @@ def test_healthz_is_open_and_says_nothing_sensitive(agent: RunningAgent) -> None
 def test_readyz_checks_dependencies_and_warns_about_embedded_blobs(admin: AgentClient) -> None:
     ready = admin.readyz()
     assert ready["ready"] is True
-    assert set(ready["checks"]) == {"docker", "store", "blobs"}
+    assert set(ready["checks"]) == {"docker", "store", "blobs", "master_key"}
     assert ready["durable"] is False
     assert any("blob store is a local folder" in w for w in ready["warnings"])
     assert not any("state store" in w for w in ready["warnings"])  # this agent runs on PostgreSQL
