@@ -352,6 +352,10 @@ class AgentClient:
         """Records waiting for the store (``pending``) and those it refused (``set_aside``)."""
         return self.request("GET", "/v1/system/outbox")
 
+    def host_settings(self) -> dict[str, Any]:
+        """The settings the state store keeps for this host (no secrets)."""
+        return self.request("GET", "/v1/system/settings")
+
     def retry_outbox(self) -> dict[str, Any]:
         """Queue the set-aside records again and flush (admin)."""
         return self.request("POST", "/v1/system/outbox/retry")

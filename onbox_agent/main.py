@@ -88,6 +88,7 @@ def _rewrite_routes(rt: Runtime) -> None:
 def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastAPI:
     """The agent app; ``runtime`` may be given by tests that built one themselves."""
     rt = runtime or build_runtime(settings)
+    settings = rt.settings  # with the host's settings from the store
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

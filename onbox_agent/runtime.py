@@ -31,6 +31,7 @@ from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.executor import Target
+from onbox_agent.hostsettings import apply_stored
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
@@ -201,6 +202,7 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     """Connect to Docker, the store and the blob store, and apply migrations."""
     store = Store(settings.store_url)
     store.migrate()
+    settings = apply_stored(settings, store)  # a rebuilt host runs with the old host's settings
     store.ensure_bootstrap_token(hash_token(settings.admin_token.get_secret_value()))
     client = docker.DockerClient(base_url=settings.docker_host, timeout=120)
     box = SecretBox(settings.master_key.get_secret_value())

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from matrx_ship.models import Scope
 from onbox_agent.deps import Admin, RuntimeDep, require
+from onbox_agent.hostsettings import LOCAL_ONLY, storable
 from onbox_agent.reconcile import run as reconcile
 
 router = APIRouter(tags=["system"], dependencies=[Depends(require(Scope.read))])
@@ -60,3 +61,10 @@ def retry_outbox(who: Admin, rt: RuntimeDep, request: Request) -> dict[str, Any]
         "pending": len(rt.outbox),
         "set_aside": rt.outbox.set_aside(),
     }
+
+
+@router.get("/v1/system/settings")
+def host_settings(rt: RuntimeDep) -> dict[str, Any]:
+    """The settings this host runs with that the state store keeps for a rebuilt host (no
+    secrets), and those only this host's env file holds."""
+    return {"kept_in_store": storable(rt.settings), "env_file_only": sorted(LOCAL_ONLY)}
