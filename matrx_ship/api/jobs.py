@@ -23,3 +23,4 @@ class Job(Reply):
     params: Detail = {}
     result: Detail = {}
     error: Detail | None = None
+    backup_id: str | None = None  # only in the answer that starts a backup

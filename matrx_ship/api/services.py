@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from matrx_ship.api.base import Reply
+from matrx_ship.models import ServiceSpec
 
 
 class Resources(Reply):
@@ -89,7 +88,7 @@ class ServiceList(Reply):
 
 
 class ServiceDetail(Reply):
-    spec: dict[str, Any]  # the ServiceSpec as JSON, env values masked
+    spec: ServiceSpec  # env values masked
     status: ServiceStatus
 
 

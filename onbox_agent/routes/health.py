@@ -9,14 +9,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from matrx_ship import __version__
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.health import Healthz, Readyz
 from matrx_ship.models import Scope
 from onbox_agent.deps import RuntimeDep, require
 
 open_router = APIRouter(tags=["health"])
-router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 
 
-@open_router.get("/healthz")
+@open_router.get("/healthz", response_model=Healthz)
 def healthz() -> dict[str, str]:
     """Liveness: the process answers. No auth, nothing sensitive."""
     return {"status": "ok", "version": __version__}
@@ -30,7 +32,11 @@ def _check(fn: Any) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readyz,
+    responses={503: {"model": Readyz, "description": "Not ready: a dependency is down."}},
+)
 def readyz(rt: RuntimeDep) -> JSONResponse:
     """Readiness: Docker engine, state store and blob store, and the embedded-defaults warning."""
     checks = {
@@ -52,7 +58,11 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(rt: RuntimeDep) -> Response:
     """Prometheus metrics of the agent and the containers it manages."""
     return Response(generate_latest(rt.registry), media_type=CONTENT_TYPE_LATEST)
