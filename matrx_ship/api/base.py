@@ -35,6 +35,11 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
+def _json_error(description: str) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
 # The error answers every authenticated route may give, for ``APIRouter(responses=...)``.
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error("No token, or an unknown, expired or revoked one."),
@@ -43,4 +48,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: _error("A conflict: the object is busy or in the wrong state."),
     422: _error("The request is not valid; nothing was changed."),
     503: _error("The engine or the state store is unreachable."),
+}
+# The same for a route that answers text: its errors are still JSON (``model`` would put
+# them under the route's own media type).
+TEXT_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _json_error(r["description"]) for code, r in ERRORS.items()
 }

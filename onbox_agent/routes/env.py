@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from matrx_ship import envtext
-from matrx_ship.api.base import ERRORS
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
 from matrx_ship.api.env import EnvApplied, MaskedEnv, Revealed
 from matrx_ship.errors import NotFound
 from matrx_ship.models import Scope, ServiceSpec, mask
@@ -106,7 +106,12 @@ def audited_read(request: Request) -> None:
 AuditedRead = Depends(audited_read)
 
 
-@router.get("/export", response_class=PlainTextResponse, dependencies=[AuditedRead])
+@router.get(
+    "/export",
+    response_class=PlainTextResponse,
+    dependencies=[AuditedRead],
+    responses=TEXT_ROUTE_ERRORS,
+)
 def export_env(who: Admin, spec: SpecDep, request: Request) -> PlainTextResponse:
     """The variables as a .env text with their values (admin; audited)."""
     request.state.audit_detail = {"keys": sorted(spec.env)}

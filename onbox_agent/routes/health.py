@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from matrx_ship import __version__
-from matrx_ship.api.base import ERRORS
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
 from matrx_ship.api.health import Healthz, Readyz
 from matrx_ship.models import Scope
 from onbox_agent.deps import RuntimeDep, require
@@ -61,7 +61,10 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        **TEXT_ROUTE_ERRORS,
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
 )
 def metrics(rt: RuntimeDep) -> Response:
     """Prometheus metrics of the agent and the containers it manages."""

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from matrx_ship.api.base import ERRORS
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
 from matrx_ship.api.jobs import Job
 from matrx_ship.api.releases import Deployment, Pending, Release, RoutesReport
 from matrx_ship.models import Scope
@@ -109,7 +109,11 @@ def get_release(rt: RuntimeDep, release_id: str = ReleaseId) -> dict[str, Any]:
     return rt.records.release(release_id)
 
 
-@router.get("/v1/releases/{release_id}/log", response_class=PlainTextResponse)
+@router.get(
+    "/v1/releases/{release_id}/log",
+    response_class=PlainTextResponse,
+    responses=TEXT_ROUTE_ERRORS,
+)
 def release_log(rt: RuntimeDep, release_id: str = ReleaseId) -> PlainTextResponse:
     """The stored build log of a release (follow a running build on its job's events)."""
     release = rt.records.release(release_id)
