@@ -2,6 +2,7 @@
 
     client = AgentClient("https://203.0.113.7:8700", token, pinned_sha256="ab12...")
     client.services()
+    client.databases().databases[0].state      # typed: the models of matrx_ship.api
 
 With ``pinned_sha256`` the client trusts exactly one certificate: it fetches the
 server's certificate without sending anything, compares its SHA-256 with the pin,
@@ -18,13 +19,28 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from pydantic import BaseModel, TypeAdapter
 from websockets.sync.client import ClientConnection, connect
 
+from matrx_ship.api.backups import Backup
+from matrx_ship.api.databases import (
+    DatabaseAudit,
+    DatabaseList,
+    DatabaseStatus,
+    QueryResult,
+    Repaired,
+    Schemas,
+    Table,
+)
+from matrx_ship.api.env import EnvApplied, MaskedEnv, Revealed
+from matrx_ship.api.jobs import Job
 from matrx_ship.errors import MatrxError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class AgentError(MatrxError):
@@ -149,6 +165,15 @@ class AgentClient:
             return r.json()
         return r.text
 
+    def fetch(self, model: type[M], method: str, path: str, **kw: Any) -> M:
+        """Send a request; the JSON answer as ``model``, or AgentError."""
+        return model.model_validate(self.request(method, path, **kw))
+
+    def fetch_list(self, model: type[M], method: str, path: str, **kw: Any) -> list[M]:
+        """Send a request; the JSON list answered, each item as ``model``."""
+        items: TypeAdapter[list[M]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        return items.validate_python(self.request(method, path, **kw))
+
     def _ws_url(self, path: str, params: dict[str, Any]) -> str:
         scheme = "wss" if self.base_url.startswith("https") else "ws"
         query = urlencode({k: v for k, v in params.items() if v is not None})
@@ -242,10 +267,6 @@ class AgentClient:
         """Record an image already on the host as a release; returns the job."""
         return self.request("POST", f"/v1/services/{name}/releases", json={"image": image})
 
-    def backup(self, name: str) -> dict[str, Any]:
-        """Start a backup of the service; returns the job."""
-        return self.request("POST", f"/v1/services/{name}/backups")
-
     def releases(self, name: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/v1/services/{name}/releases")
 
@@ -305,6 +326,123 @@ class AgentClient:
 
     def routes(self) -> dict[str, Any]:
         return self.request("GET", "/v1/routes")
+
+    # --- backups ------------------------------------------------------------------------
+
+    def backup(self, name: str) -> Job:
+        """Start a backup of the service; returns the job (with its ``backup_id``)."""
+        return self.fetch(Job, "POST", f"/v1/services/{name}/backups")
+
+    def service_backups(
+        self, name: str, status: str | None = None, limit: int | None = None
+    ) -> list[Backup]:
+        """The service's backups, newest first (also after the service was deleted)."""
+        params = _drop(status=status, limit=limit)
+        return self.fetch_list(Backup, "GET", f"/v1/services/{name}/backups", params=params)
+
+    def backups(self, **filters: Any) -> list[Backup]:
+        """Every backup, newest first; filters: service, kind, status, limit."""
+        return self.fetch_list(Backup, "GET", "/v1/backups", params=_drop(**filters))
+
+    def get_backup(self, backup_id: str) -> Backup:
+        return self.fetch(Backup, "GET", f"/v1/backups/{backup_id}")
+
+    def verify_backup(self, backup_id: str) -> Job:
+        """Start a verification (every part, and the dump into a scratch Postgres)."""
+        return self.fetch(Job, "POST", f"/v1/backups/{backup_id}/verify")
+
+    def restore(self, backup_id: str, keep_old: bool = False, timeout: float | None = None) -> Job:
+        """Start a restore beside the live service, checked, then swapped; returns the job."""
+        return self.fetch(
+            Job,
+            "POST",
+            f"/v1/backups/{backup_id}/restore",
+            json={"keep_old": keep_old},
+            params=_drop(timeout=timeout),
+        )
+
+    def system_backup(self) -> Job:
+        """Start a backup of the state store's tables and Traefik's config (admin)."""
+        return self.fetch(Job, "POST", "/v1/system/backups")
+
+    def system_backups(self, status: str | None = None, limit: int | None = None) -> list[Backup]:
+        params = _drop(status=status, limit=limit)
+        return self.fetch_list(Backup, "GET", "/v1/system/backups", params=params)
+
+    # --- databases ----------------------------------------------------------------------
+
+    def databases(self) -> DatabaseList:
+        """Every service that declares a database, with its container's state."""
+        return self.fetch(DatabaseList, "GET", "/v1/databases")
+
+    def database_audit(self, service: str | None = None) -> DatabaseAudit:
+        """Each database checked end to end, plus apps that seem to lack one."""
+        return self.fetch(
+            DatabaseAudit, "GET", "/v1/databases/audit", params=_drop(service=service)
+        )
+
+    def database(self, service: str) -> DatabaseStatus:
+        return self.fetch(DatabaseStatus, "GET", f"/v1/databases/{service}")
+
+    def database_schemas(self, service: str) -> Schemas:
+        return self.fetch(Schemas, "GET", f"/v1/databases/{service}/schemas")
+
+    def database_table(self, service: str, schema: str, table: str) -> Table:
+        return self.fetch(Table, "GET", f"/v1/databases/{service}/tables/{schema}/{table}")
+
+    def query(
+        self, service: str, sql: str, limit: int = 100, timeout_s: float = 10.0
+    ) -> QueryResult:
+        """One read-only statement (operate; audited with its text)."""
+        body = {"sql": sql, "limit": limit, "timeout_s": timeout_s}
+        return self.fetch(QueryResult, "POST", f"/v1/databases/{service}/query", json=body)
+
+    def repair_database(self, service: str) -> Repaired:
+        """Recreate what is missing (data kept) and give the app a working DATABASE_URL."""
+        return self.fetch(Repaired, "POST", f"/v1/databases/{service}/repair")
+
+    # --- environment --------------------------------------------------------------------
+
+    def env(self, name: str) -> MaskedEnv:
+        """The service's variables, values masked."""
+        return self.fetch(MaskedEnv, "GET", f"/v1/services/{name}/env")
+
+    def change_env(
+        self,
+        name: str,
+        set: dict[str, str] | None = None,
+        unset: list[str] | None = None,
+        timeout: float | None = None,
+    ) -> EnvApplied:
+        """Set and unset variables, applied through the health gate."""
+        body = {"set": set or {}, "unset": unset or []}
+        return self.fetch(
+            EnvApplied,
+            "PUT",
+            f"/v1/services/{name}/env",
+            json=body,
+            params=_drop(timeout=timeout),
+        )
+
+    def import_env(
+        self, name: str, dotenv: str, replace: bool = False, timeout: float | None = None
+    ) -> EnvApplied:
+        """Merge (or replace with) the variables of a .env text, then apply them."""
+        return self.fetch(
+            EnvApplied,
+            "POST",
+            f"/v1/services/{name}/env/import",
+            json={"dotenv": dotenv, "replace": replace},
+            params=_drop(timeout=timeout),
+        )
+
+    def reveal_env(self, name: str, key: str) -> Revealed:
+        """One variable's value (admin; audited with the key, never the value)."""
+        return self.fetch(Revealed, "GET", f"/v1/services/{name}/env/{key}/reveal")
+
+    def export_env(self, name: str) -> str:
+        """The variables as a .env text with their values (admin; audited)."""
+        return str(self.request("GET", f"/v1/services/{name}/env/export"))
 
     # --- tokens, audit, host ---------------------------------------------------------------
 
