@@ -37,8 +37,11 @@ from matrx_ship.api.databases import (
     Table,
 )
 from matrx_ship.api.env import EnvApplied, MaskedEnv, Revealed
+from matrx_ship.api.host import HostSummary, Images, Network
 from matrx_ship.api.jobs import Job
+from matrx_ship.api.tokens import ExecTicket
 from matrx_ship.errors import MatrxError
+from matrx_ship.models import TokenInfo
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -452,16 +455,16 @@ class AgentClient:
         body = _drop(name=name, scope=scope, expires_in_days=expires_in_days)
         return self.request("POST", "/v1/tokens", json=body)
 
-    def whoami(self) -> dict[str, Any]:
+    def whoami(self) -> TokenInfo:
         """The name and scope of this client's token."""
-        return self.request("GET", "/v1/whoami")
+        return self.fetch(TokenInfo, "GET", "/v1/whoami")
 
-    def exec_ticket(self, name: str) -> dict[str, Any]:
+    def exec_ticket(self, name: str) -> ExecTicket:
         """A one-use ticket for a browser to open the service's terminal (admin)."""
-        return self.request("POST", f"/v1/services/{name}/exec-ticket")
+        return self.fetch(ExecTicket, "POST", f"/v1/services/{name}/exec-ticket")
 
-    def tokens(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/v1/tokens")
+    def tokens(self) -> list[TokenInfo]:
+        return self.fetch_list(TokenInfo, "GET", "/v1/tokens")
 
     def revoke_token(self, name: str) -> dict[str, Any]:
         return self.request("DELETE", f"/v1/tokens/{name}")
@@ -469,14 +472,16 @@ class AgentClient:
     def audit(self, **filters: Any) -> dict[str, Any]:
         return self.request("GET", "/v1/audit", params=_drop(**filters))
 
-    def host(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/host")
+    def host(self) -> HostSummary:
+        """Engine facts, disk of / and of Docker's root, memory and load."""
+        return self.fetch(HostSummary, "GET", "/v1/host")
 
-    def host_networks(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/v1/host/networks")
+    def host_networks(self) -> list[Network]:
+        return self.fetch_list(Network, "GET", "/v1/host/networks")
 
-    def host_images(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/host/images")
+    def host_images(self) -> Images:
+        """Images with sizes and the services using them, and what could be reclaimed."""
+        return self.fetch(Images, "GET", "/v1/host/images")
 
 
 def _drop(**params: Any) -> dict[str, Any]:
