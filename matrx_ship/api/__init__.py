@@ -1,5 +1,5 @@
 """The agent's API contract: one pydantic model per response, shared by the agent (its
-``response_model``s), the client (what its methods return) and the console.
+``response_model``s), the client (what its typed methods return) and the console.
 
 One module per area: ``health``, ``services`` (status, changes), ``releases`` (releases,
 deployments, pending changes, routes), ``jobs``, ``backups`` (and their parts),
