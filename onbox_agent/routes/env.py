@@ -118,7 +118,12 @@ def export_env(who: Admin, spec: SpecDep, request: Request) -> PlainTextResponse
     return PlainTextResponse(envtext.render(spec.env))
 
 
-@router.get("/{key}/reveal", dependencies=[AuditedRead], response_model=Revealed)
+@router.get(
+    "/{key}/reveal",
+    dependencies=[AuditedRead],
+    response_model=Revealed,
+    response_model_exclude_unset=True,
+)
 def reveal(who: Admin, spec: SpecDep, request: Request, key: str = EnvKey) -> dict[str, str]:
     """One variable's value (admin; audited with the key, never the value)."""
     request.state.audit_target = f"{spec.name}/{key}"

@@ -61,7 +61,12 @@ def _audit(
     )
 
 
-@router.post("/v1/services/{name}/exec-ticket", status_code=201, response_model=ExecTicket)
+@router.post(
+    "/v1/services/{name}/exec-ticket",
+    status_code=201,
+    response_model=ExecTicket,
+    response_model_exclude_unset=True,
+)
 def exec_ticket(who: Admin, spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
     """A one-use ticket (valid for seconds) that opens this service's terminal from a browser."""
     ticket = rt.tickets.issue(who, spec.name)

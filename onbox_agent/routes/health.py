@@ -18,7 +18,7 @@ open_router = APIRouter(tags=["health"])
 router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 
 
-@open_router.get("/healthz", response_model=Healthz)
+@open_router.get("/healthz", response_model=Healthz, response_model_exclude_unset=True)
 def healthz() -> dict[str, str]:
     """Liveness: the process answers. No auth, nothing sensitive."""
     return {"status": "ok", "version": __version__}
@@ -35,6 +35,7 @@ def _check(fn: Any) -> dict[str, Any]:
 @router.get(
     "/readyz",
     response_model=Readyz,
+    response_model_exclude_unset=True,
     responses={503: {"model": Readyz, "description": "Not ready: a dependency is down."}},
 )
 def readyz(rt: RuntimeDep) -> JSONResponse:

@@ -32,7 +32,7 @@ class NewToken(BaseModel):
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CreatedToken, response_model_exclude_unset=True)
 def create_token(body: NewToken, rt: RuntimeDep, who: Admin, request: Request) -> CreatedToken:
     request.state.audit_target = body.name
     request.state.audit_detail = {"scope": body.scope.value}

@@ -3,6 +3,7 @@ model, and the routes without one are listed here with the reason."""
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import pytest
@@ -73,6 +74,20 @@ def test_the_lists_of_exceptions_name_only_real_routes() -> None:
     sockets = {r.path for r in routes if isinstance(r, APIWebSocketRoute)}
     assert set(PLAIN_TEXT) <= http
     assert sockets == set(WEBSOCKETS)
+
+
+def _api_model(model: Any) -> bool:
+    """A model of matrx_ship.api, or a list of them."""
+    inner = typing.get_args(model) or (model,)
+    return any(getattr(m, "__module__", "").startswith("matrx_ship.api.") for m in inner)
+
+
+def test_every_typed_route_leaves_unset_keys_out() -> None:
+    """A key a handler sends only sometimes must not turn into a null it never sent."""
+    routes = [r for router in routers() for r in router.routes if isinstance(r, APIRoute)]
+    typed = [r for r in routes if _api_model(r.response_model)]
+    assert len(typed) > 40
+    assert [r.path for r in typed if not r.response_model_exclude_unset] == []
 
 
 def test_errors_are_declared_with_the_error_body(document: dict[str, Any]) -> None:
