@@ -4,7 +4,8 @@
     client.databases().databases[0].state
     client.services()["services"]
 
-The backups, databases, environment, host, token and exec-ticket methods return the
+The backups, databases, environment, host, routes, pending, token and exec-ticket
+methods return the
 models of ``matrx_ship.api`` (the routes' own ``response_model``s, so a drift fails at
 the agent's tests and here). The service, release, deployment, job, log and audit
 methods still return the JSON as dicts of the same shapes: their callers (the Lambdas,
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from websockets.sync.client import ClientConnection, connect
 
 from matrx_ship.api.backups import Backup
@@ -45,11 +46,13 @@ from matrx_ship.api.databases import (
 from matrx_ship.api.env import EnvApplied, MaskedEnv, Revealed
 from matrx_ship.api.host import HostSummary, Images, Network
 from matrx_ship.api.jobs import Job
+from matrx_ship.api.releases import Pending, RoutesReport
 from matrx_ship.api.tokens import ExecTicket
 from matrx_ship.errors import MatrxError
 from matrx_ship.models import TokenInfo
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class AgentError(MatrxError):
@@ -175,13 +178,29 @@ class AgentClient:
         return r.text
 
     def fetch(self, model: type[M], method: str, path: str, **kw: Any) -> M:
-        """Send a request; the JSON answer as ``model``, or AgentError."""
-        return model.model_validate(self.request(method, path, **kw))
+        """Send a request; the JSON answer as ``model``, or AgentError (also for an answer
+        of another shape, say from an agent of another version)."""
+        return self._shaped(TypeAdapter(model), method, path, **kw)
 
     def fetch_list(self, model: type[M], method: str, path: str, **kw: Any) -> list[M]:
         """Send a request; the JSON list answered, each item as ``model``."""
         items: TypeAdapter[list[M]] = TypeAdapter(list[model])  # type: ignore[valid-type]
-        return items.validate_python(self.request(method, path, **kw))
+        return self._shaped(items, method, path, **kw)
+
+    def _shaped(self, shape: TypeAdapter[T], method: str, path: str, **kw: Any) -> T:
+        answer = self.request(method, path, **kw)
+        try:
+            return shape.validate_python(answer)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the body"
+            raise AgentError(
+                0,
+                "unexpected_answer",
+                f"The agent's answer to {method} {path} is not what this client expects: "
+                f"{where}: {first['msg']}.",
+                "Run an agent and a client (console, Lambdas) of the same version.",
+            ) from exc
 
     def _ws_url(self, path: str, params: dict[str, Any]) -> str:
         scheme = "wss" if self.base_url.startswith("https") else "ws"
@@ -285,9 +304,9 @@ class AgentClient:
     def build_log(self, release_id: str) -> str:
         return self.request("GET", f"/v1/releases/{release_id}/log")
 
-    def pending(self, name: str) -> dict[str, Any]:
+    def pending(self, name: str) -> Pending:
         """Commits between the running release and the head of the source branch."""
-        return self.request("GET", f"/v1/services/{name}/pending")
+        return self.fetch(Pending, "GET", f"/v1/services/{name}/pending")
 
     def deploy(self, name: str, release_id: str) -> dict[str, Any]:
         """Start a health-gated deploy of a release; returns the job."""
@@ -333,8 +352,9 @@ class AgentClient:
                 )
             time.sleep(0.2)
 
-    def routes(self) -> dict[str, Any]:
-        return self.request("GET", "/v1/routes")
+    def routes(self) -> RoutesReport:
+        """Routes from the specs, what Traefik loaded, and a real request through each one."""
+        return self.fetch(RoutesReport, "GET", "/v1/routes")
 
     # --- backups ------------------------------------------------------------------------
 
