@@ -10,6 +10,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from matrx_ship.client import AgentClient, AgentError
+from matrx_ship.models import Scope
 from tests.harness import RunningAgent
 
 OPEN = {("GET", "/healthz")}
@@ -97,8 +98,8 @@ def test_tokens_are_shown_once_and_revocation_takes_effect(
 ) -> None:
     created = admin.create_token("ops-laptop", "operate", expires_in_days=30)
     raw = created["token"]
-    listed = {t["name"]: t for t in admin.tokens()}
-    assert listed["ops-laptop"]["scope"] == "operate" and "token" not in listed["ops-laptop"]
+    listed = {t.name: t for t in admin.tokens()}
+    assert listed["ops-laptop"].scope == Scope.operate
     assert (
         raw
         not in httpx.get(
