@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -70,6 +71,7 @@ class Runtime:
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
     backup_scheduler: Stoppable | None = None  # set by the backup schedule when it starts
+    stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
     def find_token(self, token_hash: str) -> TokenInfo | None:
         """The live token with this hash; while the store is away, a token seen before."""
