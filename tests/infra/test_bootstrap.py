@@ -26,6 +26,7 @@ import pytest
 
 from matrx_ship.crypto import SecretBox
 from matrx_ship.store import Store
+from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.canary import ensure_canary
 from tests.harness import engines, service_name
 from tests.harness.agent import remove_service_objects
@@ -285,6 +286,11 @@ def test_the_reconcile_brings_back_what_the_host_lost(
     for c in docker_client.containers.list(all=True, filters={"label": f"matrx.service={name}"}):
         c.remove(force=True)  # the host lost the service's container; the store still has it
 
+    check = host.bootstrap("--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"    would apply: 1 step(s)\n    start {name} spec image" in check.stdout
+    assert not containers(docker_client, name)  # --check changed nothing
+
     again = host.bootstrap(timeout=240)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"    start {name}" in again.stdout  # the plan, printed before the job runs
@@ -294,8 +300,12 @@ def test_the_reconcile_brings_back_what_the_host_lost(
 
 
 def agent_environment(host: Host) -> str:
-    pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
-    return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")
+    """The running agent's environment ("" while it is being replaced)."""
+    try:
+        pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
+        return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")
+    except OSError:
+        return ""
 
 
 def test_a_changed_env_file_reaches_the_running_agent(fresh_host: tuple[Host, str]) -> None:
@@ -323,3 +333,47 @@ def assert_nothing_changed(stdout: str) -> None:
     assert "    nothing to do: the host already matches the store" in lines
     changes = ("    installed ", "    created ", "    registered ", "    unpacked ", "    copied ")
     assert [line for line in lines if line.startswith(changes)] == []
+
+
+def test_a_bucket_prefix_without_the_catalog_s_backups_is_refused(
+    fresh_host: tuple[Host, str], moto: engines.Moto
+) -> None:
+    host, _ = fresh_host
+    store = Store(host.values["SUPABASE_DB_URL"])
+    store.migrate()
+    ensure_canary(store, SecretBox(host.values["MATRX_MASTER_KEY"]))
+    catalog = BackupCatalog(store)
+    catalog.add(
+        id="bak_old1",
+        kind="service",
+        service="shop",
+        trigger="scheduled",
+        actor="t",
+        prefix="backups/shop/1/",
+    )
+    catalog.update("bak_old1", status="succeeded", manifest_key="backups/shop/1/manifest.json")
+    store.dispose()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=host.values["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=host.values["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.put_object(
+        Bucket=host.values["MATRX_S3_BUCKET"],
+        Key="old-host/backups/shop/1/manifest.json",
+        Body=b"{}",
+    )
+
+    host.write(MATRX_S3_PREFIX="new-host")  # a rebuilt host with another name
+    result = host.bootstrap()
+    assert refused(result, "MATRX_S3_PREFIX"), result.stdout + result.stderr
+    assert "the service backup of shop the store names as newest (bak_old1" in result.stderr
+    assert host.nothing_created()
+
+    host.write(MATRX_S3_PREFIX="old-host")
+    check = host.bootstrap("--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "the env file, the store, the master key and the backups check out" in check.stdout
+    assert host.nothing_created()
