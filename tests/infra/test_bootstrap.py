@@ -42,6 +42,7 @@ class Host:
 
     root: Path
     values: dict[str, str] = field(default_factory=dict)
+    script: Path = SCRIPT
 
     def __post_init__(self) -> None:
         self.home = self.root / "opt"
@@ -78,7 +79,7 @@ class Host:
 
     def bootstrap(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(SCRIPT), "--env-file", str(self.env_file), *args],
+            [str(self.script), "--env-file", str(self.env_file), *args],
             env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")},
             capture_output=True,
             text=True,
@@ -377,3 +378,46 @@ def test_a_bucket_prefix_without_the_catalog_s_backups_is_refused(
     assert check.returncode == 0, check.stdout + check.stderr
     assert "the env file, the store, the master key and the backups check out" in check.stdout
     assert host.nothing_created()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def agent_slot(host: Host) -> Path | None:
+    """The slot the running agent runs from (its working directory)."""
+    try:
+        pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def test_a_new_commit_gets_its_own_slot_and_the_old_one_stays_previous(
+    fresh_host: tuple[Host, str], tmp_path: Path
+) -> None:
+    host, _ = fresh_host
+    src = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(src)], check=True)
+    host.script = src / "bootstrap.sh"
+    assert host.bootstrap(timeout=240).returncode == 0
+    old = (host.home / "current").resolve()
+    assert old.name == git(src, "rev-parse", "HEAD")
+    wait_for(lambda: agent_slot(host) == old, 30, "the agent in the first slot")
+
+    (src / "NEXT").write_text("the next release of the agent\n")
+    git(src, "add", "NEXT")
+    git(src, "commit", "-q", "-m", "next")
+    again = host.bootstrap(timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    new = host.home / "slots" / git(src, "rev-parse", "HEAD")
+    assert (host.home / "current").resolve() == new
+    assert (host.home / "previous").resolve() == old and old.is_dir()
+    assert "the slot changed: restarting the agent (SIGHUP" in again.stdout
+    wait_for(lambda: agent_slot(host) == new, 30, "the agent in the new slot")
+    assert_nothing_changed(host.bootstrap(timeout=240).stdout)
