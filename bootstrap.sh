@@ -103,34 +103,12 @@ settings() {
     export MATRX_HOME=$home MATRX_ENV_FILE=$agent_env MATRX_DATA_DIR=$data_dir
 }
 
-# --- 4. packages -------------------------------------------------------------------------
-
-packages() {
-    step "production packages: the Docker engine (docker.io)"
-    if command -v dockerd >/dev/null 2>&1; then
-        skip "dockerd is installed ($(command -v dockerd))"
-    elif ((check)); then
-        would "install docker.io with scripts/install-packages.sh"
-    else
-        "$repo/scripts/install-packages.sh" docker.io | indent
-        changed=1
-    fi
-    if docker info >/dev/null 2>&1; then
-        skip "the engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
-    elif ((check)); then
-        would "start the Docker engine (scripts/start-docker.sh)"
-    else
-        "$repo/scripts/start-docker.sh" | indent
-        changed=1
-    fi
-}
-
 # --- 2. the Python environment -------------------------------------------------------------
 
 lock_hash() { sha256sum "$repo/uv.lock" | cut -d' ' -f1; }
 
 ensure_uv() {
-    export PATH="$HOME/.local/bin:$PATH"
+    export PATH="${HOME:-/root}/.local/bin:$PATH"
     command -v uv >/dev/null 2>&1 && return
     python3 -m pip --version >/dev/null 2>&1 || "$repo/scripts/install-packages.sh" python3-pip python3-venv
     note "installing uv"
@@ -186,6 +164,28 @@ checks() {
         exit 2
     fi
     ((rc == 0)) || die "the checks failed (status $rc)"
+}
+
+# --- 4. packages -------------------------------------------------------------------------
+
+packages() {
+    step "production packages: the Docker engine (docker.io)"
+    if command -v dockerd >/dev/null 2>&1; then
+        skip "dockerd is installed ($(command -v dockerd))"
+    elif ((check)); then
+        would "install docker.io with scripts/install-packages.sh"
+    else
+        "$repo/scripts/install-packages.sh" docker.io | indent
+        changed=1
+    fi
+    if docker info >/dev/null 2>&1; then
+        skip "the engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+    elif ((check)); then
+        would "start the Docker engine (scripts/start-docker.sh)"
+    else
+        "$repo/scripts/start-docker.sh" | indent
+        changed=1
+    fi
 }
 
 # --- 5. the slot -------------------------------------------------------------------------------
