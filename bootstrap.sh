@@ -259,6 +259,7 @@ agent_env_file() {
 networks() {
     local name made=() have=()
     step "the Docker networks the platform specs name"
+    [[ -x $py ]] || { would "create them (read from the specs once the Python environment exists)"; return 0; }
     while read -r name; do
         [[ -n $name ]] || continue
         if docker network inspect "$name" >/dev/null 2>&1; then
@@ -280,6 +281,7 @@ networks() {
 bound_volumes() {
     local name path
     step "Traefik's bound volumes (the ones the platform specs name)"
+    [[ -x $py ]] || { would "create them (read from the specs once the Python environment exists)"; return 0; }
     while read -r name; do
         case $name in
             traefik-config) path=$home/current/infra/traefik ;;
