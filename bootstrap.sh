@@ -70,11 +70,13 @@ refuse() {
 # systemd's EnvironmentFile= format: KEY=VALUE, '#' comments, optional quotes. Read, never
 # sourced, so a value is data and not shell code. Its values win over this environment.
 load_env_file() {
-    local line key value
+    local line key value number=0
     while IFS= read -r line || [[ -n $line ]]; do
+        number=$((number + 1))
         [[ $line =~ ^[[:space:]]*(#|;|$) ]] && continue
+        # The line itself is never printed: it may hold a secret.
         [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
-            refuse "--env-file" "$env_file: not a KEY=VALUE line: ${line:0:20}..." \
+            refuse "--env-file" "line $number of $env_file is not KEY=VALUE" \
                 "one KEY=value a line; # starts a comment"
         key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
         if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi

@@ -168,6 +168,17 @@ def test_a_wrong_master_key_is_refused_by_the_store_s_canary(host: Host) -> None
     assert host.nothing_created()
 
 
+def test_a_line_that_is_not_key_value_is_refused_without_showing_it(host: Host) -> None:
+    host.write()
+    with host.env_file.open("a") as f:
+        f.write("MATRX_MASTER_KEY: s3cret-value-0123456789\n")
+    result = host.bootstrap()
+    assert refused(result, "--env-file"), result.stderr
+    assert f"line {len(host.values) + 1} of {host.env_file} is not KEY=VALUE" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert host.nothing_created()
+
+
 def test_an_unknown_argument_is_refused_with_the_usage(host: Host) -> None:
     result = subprocess.run(
         [str(SCRIPT), "--env-flie", "x"], capture_output=True, text=True, check=False
