@@ -389,10 +389,16 @@ through_the_agent() {
     local flag=()
     ((check)) && flag=(--check)
     step "the platform services (registered through the agent when the store lacks them)"
-    pyrun matrx_ship.bootsteps register --env-file "$env_file" "${flag[@]}" ||
-        die "a platform service could not be registered (see above)"
+    local registered=0 rc=0
+    pyrun matrx_ship.bootsteps register --env-file "$env_file" "${flag[@]}" || registered=$?
+    # A platform service that cannot start is reported; the others still come back.
     step "the reconcile: make the host match the store"
-    pyrun matrx_ship.bootsteps reconcile --env-file "$env_file" "${flag[@]}"
+    pyrun matrx_ship.bootsteps reconcile --env-file "$env_file" "${flag[@]}" || rc=$?
+    if ((registered)); then
+        echo "  NEEDS A PERSON: a platform service could not be registered (above)"
+        rc=1
+    fi
+    return "$rc"
 }
 
 main() {

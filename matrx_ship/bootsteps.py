@@ -120,7 +120,8 @@ def register(client: AgentClient, specs: list[ServiceSpec], check: bool, say: Sa
             say(f"    registered {spec.name}: running and healthy")
         except AgentError as exc:
             ok = False
-            say(f"    could not register {spec.name}: {exc.message} {exc.hint or ''}".rstrip())
+            why = f"{exc.message} {exc.hint or ''}".rstrip()
+            say(f"    NEEDS A PERSON: could not register {spec.name}: {why}")
     return ok
 
 

@@ -432,3 +432,16 @@ def test_a_new_commit_gets_its_own_slot_and_the_old_one_stays_previous(
     assert "the slot changed: restarting the agent (SIGHUP" in again.stdout
     wait_for(lambda: agent_slot(host) == new, 30, "the agent in the new slot")
     assert_nothing_changed(host.bootstrap(timeout=240).stdout)
+
+
+def test_a_platform_service_that_cannot_start_is_reported_and_the_rest_goes_on(
+    fresh_host: tuple[Host, str],
+) -> None:
+    host, name = fresh_host
+    host.write(MATRX_TRAEFIK_IMAGE="matrx-test/not-on-this-host:1")  # and pulls are off
+    result = host.bootstrap(timeout=240)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"    NEEDS A PERSON: could not register {name}: " in result.stdout
+    assert "==> the reconcile: make the host match the store" in result.stdout
+    assert "summary:" in result.stdout
+    assert "  NEEDS A PERSON: a platform service could not be registered (above)" in result.stdout
