@@ -293,7 +293,8 @@ def run(
     second = RunningAgent(settings).start()  # what bootstrap's last step starts
     agents.append(second)
     api = second.client()
-    result = job(api, api.request("POST", "/v1/system/reconcile"))["result"]
+    reconciled = job(api, api.request("POST", "/v1/system/reconcile"))
+    result = reconciled["result"]
     for name in host.all:
         status = api.service(name)["status"]
         if status["state"] != "running":
@@ -313,6 +314,10 @@ def run(
     raw = loads + restores + starts + db_starts
     print(f"RTO (agent start + one reconcile, to all running with data): {rto:6.1f} s")
     print(f"  by reconcile step: {breakdown(result)}")
+    for event in api.job_events(reconciled["id"]):
+        line = (event.get("data") or {}).get("line", "")
+        if line.startswith("restored the database"):
+            print(f"  {line}")
     print(
         f"raw steps: image loads {loads:.1f} s + pg_restore {restores:.1f} s + database "
         f"starts to ready {db_starts:.1f} s + app starts to healthy {starts:.1f} s = {raw:.1f} s"

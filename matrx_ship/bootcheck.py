@@ -20,6 +20,8 @@ each and exits 2 ("nothing was changed"); with none it exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -43,6 +45,7 @@ from matrx_ship.platform import SERVICES_DIR, PlatformSpecError, load_platform_s
 from matrx_ship.store import Store
 from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.canary import HINT, canary_ok
+from matrx_ship.store.settingstable import get_setting
 
 REFUSED = 2
 STORE_VAR = "SUPABASE_DB_URL"  # the agent's own name for the store URL: one env file serves both
@@ -329,6 +332,20 @@ def check_blobs(env: Mapping[str, str], rows: list[dict[str, Any]]) -> list[Prob
         return [Problem("MATRX_S3_BUCKET", exc.message, fix)]
 
 
+def with_stored_prefix(env: Mapping[str, str], store: Store, tables: set[str]) -> dict[str, str]:
+    """The env, with the old host's bucket prefix from the store when the env names none
+    (the agent takes it from there too: onbox_agent.hostsettings)."""
+    out = dict(env)
+    if out.get("MATRX_S3_PREFIX") or "settings" not in tables:
+        return out
+    raw = get_setting(store, "host_settings")
+    with contextlib.suppress(ValueError, TypeError):
+        prefix = json.loads(raw or "{}").get("s3_prefix")
+        if prefix:
+            out["MATRX_S3_PREFIX"] = str(prefix)
+    return out
+
+
 def check_state(env: Mapping[str, str]) -> list[Problem]:
     """Stages 3-5 against the real store and blob store; reads only."""
     url = store_url(env)
@@ -346,7 +363,7 @@ def check_state(env: Mapping[str, str]) -> list[Problem]:
         if "backups" not in tables:
             return []
         rows = BackupCatalog(store).find(status="succeeded", limit=10_000)
-        return check_blobs(env, rows)
+        return check_blobs(with_stored_prefix(env, store, tables), rows)
     finally:
         store.dispose()
 

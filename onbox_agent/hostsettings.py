@@ -9,12 +9,18 @@ and the store then records the new value. Pure functions here; the store keeps t
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from matrx_ship.store import Store
+from matrx_ship.store.settingstable import get_setting, put_setting
 from onbox_agent.settings import AgentSettings
+
+log = logging.getLogger(__name__)
 
 # Never stored: secrets, how to reach the store and the bucket (the env file's job), and
 # what belongs to this machine only.
@@ -53,3 +59,20 @@ def merged(
         if value != getattr(settings, name):
             taken[name] = value
     return settings.model_copy(update=taken), taken
+
+
+def apply_stored(settings: AgentSettings, store: Store) -> AgentSettings:
+    """The settings to run with on this host, read back from the store, then recorded there
+    (the env's values included), so the next host starts with them."""
+    raw = get_setting(store, KEY)
+    try:
+        stored = json.loads(raw) if raw else {}
+    except ValueError:
+        log.warning("the stored host settings are not JSON; using the environment's")
+        stored = {}
+    settings, taken = merged(settings, stored)
+    if taken:
+        shown = ", ".join(f"{k}={v}" for k, v in taken.items())
+        log.info("settings from the state store: %s", shown)
+    put_setting(store, KEY, json.dumps(storable(settings), sort_keys=True))
+    return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
 from onbox_agent.executor import Target
+from onbox_agent.hostsettings import apply_stored
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
@@ -40,6 +42,7 @@ from onbox_agent.specrepo import SpecRepo
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
+TOUCH_EVERY_S = 60.0  # a token's last use is recorded at most this often
 
 
 class Stoppable(Protocol):
@@ -62,6 +65,7 @@ class Runtime:
     databases: Databases
     backup_catalog: BackupCatalog
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
+    touched: dict[str, float] = field(default_factory=dict)  # token name -> last recorded use
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
@@ -84,7 +88,19 @@ class Runtime:
             self.token_cache.pop(token_hash, None)
         else:
             self.token_cache[token_hash] = found
+            self._touch(found.name)
         return found
+
+    def _touch(self, name: str) -> None:
+        """Record a token's use in the store, at most once a minute per token."""
+        now = time.monotonic()
+        if now - self.touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self.touched[name] = now
+        try:
+            self.store.touch_token(name)
+        except SQLAlchemyError:  # the store went away since the lookup: next minute
+            self.touched.pop(name, None)
 
     def retire(self, container: Container) -> None:
         """Archive a container's logs to the blob store, then remove it."""
@@ -186,6 +202,7 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     """Connect to Docker, the store and the blob store, and apply migrations."""
     store = Store(settings.store_url)
     store.migrate()
+    settings = apply_stored(settings, store)  # a rebuilt host runs with the old host's settings
     store.ensure_bootstrap_token(hash_token(settings.admin_token.get_secret_value()))
     client = docker.DockerClient(base_url=settings.docker_host, timeout=120)
     box = SecretBox(settings.master_key.get_secret_value())

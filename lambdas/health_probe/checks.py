@@ -157,7 +157,8 @@ def _route_urls(
     if reach.client is None:
         return known, []
     try:
-        listed = reach.client.routes().get("routes", [])
+        routes = reach.client.routes().routes
+        listed = [route.model_dump(mode="json", exclude_unset=True) for route in routes]
     except AgentError as exc:
         note = ProbeResult(
             target="routes",

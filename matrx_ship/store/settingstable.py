@@ -40,3 +40,16 @@ def add_setting(store: Store, key: str, value: str) -> bool:
     except IntegrityError:  # another agent wrote it between the read and the insert
         return False
     return True
+
+
+def put_setting(store: Store, key: str, value: str) -> bool:
+    """Store ``key`` (insert or replace); whether the stored value changed."""
+    with store.session() as s:
+        row = s.get(SettingRow, key)
+        if row is None:
+            s.add(SettingRow(key=key, value=value, updated_at=utcnow()))
+            return True
+        if row.value == value:
+            return False
+        row.value, row.updated_at = value, utcnow()
+        return True

@@ -226,7 +226,14 @@ class HostOps:
         assert backup_id is not None and spec.database is not None
         backup = self.rt.backup_catalog.get(backup_id)
         part = next(p for p in backup["parts"] if p["kind"] == "database")
+        clock = [time.monotonic()]
+
+        def lap() -> float:
+            clock.append(time.monotonic())
+            return clock[-1] - clock[-2]
+
         info, _ = self.rt.databases.ensure(spec)
+        laps = {"database container": lap()}
         fresh = f"{info.db[:40]}_restore_{secrets.token_hex(3)}"
         try:
             with checked_read(self.rt, part) as reader:
@@ -235,8 +242,10 @@ class HostOps:
             raise
         except Exception as exc:
             raise corrupt(part, exc) from exc
+        laps["pg_restore"] = lap()
         try:
             self._check_counts(service, fresh, part)
+            laps["row counts"] = lap()
             empty = self.rt.databases.swap_database(service, fresh)
         except Exception:
             with contextlib.suppress(Exception):
@@ -244,8 +253,10 @@ class HostOps:
             raise
         with contextlib.suppress(MatrxError, DockerException):
             drop_database(self.rt, service, empty)
+        laps["swap"] = lap()
         self._restored(service, backup)
-        self.ctx.log(f"restored the database of {service} from {backup_id}")
+        took = ", ".join(f"{k} {v:.1f} s" for k, v in laps.items())
+        self.ctx.log(f"restored the database of {service} from {backup_id} ({took})")
 
     def _check_counts(self, service: str, db: str, part: dict[str, Any]) -> None:
         want = part["detail"].get("tables", {})

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from matrx_ship import __version__
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
+from matrx_ship.api.health import Healthz, Readyz
 from matrx_ship.models import Scope
 from matrx_ship.store.canary import HINT, canary_ok
 from onbox_agent.deps import RuntimeDep, require
@@ -16,10 +18,10 @@ from onbox_agent.reconcile.observe import missing_services, missing_warning
 from onbox_agent.runtime import Runtime
 
 open_router = APIRouter(tags=["health"])
-router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["health"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 
 
-@open_router.get("/healthz")
+@open_router.get("/healthz", response_model=Healthz, response_model_exclude_unset=True)
 def healthz() -> dict[str, str]:
     """Liveness: the process answers. No auth, nothing sensitive."""
     return {"status": "ok", "version": __version__}
@@ -56,7 +58,12 @@ def _master_key(rt: Runtime) -> dict[str, Any]:
     return {"ok": True}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readyz,
+    response_model_exclude_unset=True,
+    responses={503: {"model": Readyz, "description": "Not ready: a dependency is down."}},
+)
 def readyz(rt: RuntimeDep) -> JSONResponse:
     """Readiness: Docker engine, state store, blob store, the master key (the store's canary),
     and the embedded-defaults warning."""
@@ -94,7 +101,14 @@ def readyz(rt: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        **TEXT_ROUTE_ERRORS,
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
+)
 def metrics(rt: RuntimeDep) -> Response:
     """Prometheus metrics of the agent and the containers it manages."""
     return Response(generate_latest(rt.registry), media_type=CONTENT_TYPE_LATEST)

@@ -47,10 +47,10 @@ class RunningAgent:
     """
 
     def __init__(self, settings: AgentSettings) -> None:
-        self.settings = settings
         self.app = create_app(settings)
         self.runtime = self.app.state.runtime
-        self.server = uvicorn.Server(server_config(self.app, settings))
+        self.settings = self.runtime.settings  # with what the store keeps for the host
+        self.server = uvicorn.Server(server_config(self.app, self.settings))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.on_close: list[Any] = []  # callables run after stop(), newest first
 

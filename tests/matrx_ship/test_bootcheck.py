@@ -245,3 +245,17 @@ def test_the_report_says_nothing_was_changed() -> None:
         "  MATRX_MASTER_KEY: is a placeholder",
         "    fix: set it",
     ]
+
+
+def test_the_old_host_s_bucket_prefix_comes_from_the_store_when_the_env_names_none(
+    tmp_path: Path,
+) -> None:
+    from matrx_ship.store.settingstable import put_setting
+
+    store = sqlite_store(tmp_path)
+    tables = {"settings"}
+    assert bootcheck.with_stored_prefix(GOOD, store, tables) == GOOD  # nothing stored yet
+    put_setting(store, "host_settings", json.dumps({"s3_prefix": "old-host", "port": 8700}))
+    assert bootcheck.with_stored_prefix(GOOD, store, tables)["MATRX_S3_PREFIX"] == "old-host"
+    named = {**GOOD, "MATRX_S3_PREFIX": "chosen"}
+    assert bootcheck.with_stored_prefix(named, store, tables)["MATRX_S3_PREFIX"] == "chosen"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from onbox_agent.hostsettings import LOCAL_ONLY, kept_fields, merged, storable
 from onbox_agent.settings import AgentSettings
+from tests.harness import engines, start_agent
 
 SECRETS = {"admin_token": "adm_" + "a" * 24, "master_key": "k" * 40}
 
@@ -49,3 +52,27 @@ def test_nothing_stored_changes_nothing() -> None:
     base = settings()
     new, taken = merged(base, {})
     assert taken == {} and storable(new) == storable(base)
+
+
+@pytest.mark.engine  # a real agent (its monitor and scheduler reach the engine)
+def test_a_new_agent_on_the_same_store_runs_with_the_old_host_s_settings(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    first = start_agent(
+        engines.temp_dir("matrx-hs-"),
+        database_url=store,
+        keep_releases=3,
+        backup_keep_weekly=9,
+        s3_prefix="old-host",
+    )
+    token, key = first.admin_token, first.settings.master_key.get_secret_value()
+    first.close()
+    values = {"admin_token": token, "master_key": key, "database_url": store}
+    second = start_agent(engines.temp_dir("matrx-hs-"), **values)  # an env without them
+    try:
+        with second.client() as admin:
+            kept = admin.host_settings()["kept_in_store"]
+        assert (kept["keep_releases"], kept["backup_keep_weekly"]) == (3, 9)
+        assert second.runtime.settings.keep_releases == 3
+        assert "master_key" not in kept and "database_url" not in kept
+    finally:
+        second.close()

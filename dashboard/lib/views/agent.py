@@ -31,6 +31,7 @@ def render() -> None:
     st.caption(f"Agent {con.settings.agent_url} · last contact {fmt.when(con.memory.last_contact)}")
     _reconcile(con)
     _outbox(con)
+    _settings(con)
 
 
 def _durability(ready: dict[str, Any]) -> None:
@@ -132,3 +133,19 @@ def _outbox(con: Console) -> None:
 
 def _at(row: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(row["at"], UTC)
+
+
+def _settings(con: Console) -> None:
+    """What a rebuilt host gets back from the store without anyone remembering it."""
+    kept = ui.call(con, lambda c: c.host_settings())
+    if kept is None:
+        return
+    with st.expander("Settings kept in the state store (a rebuilt host starts with them)"):
+        st.dataframe(
+            [
+                {"setting": k, "value": "—" if v is None else str(v)}
+                for k, v in kept["kept_in_store"].items()
+            ],
+            hide_index=True,
+        )
+        st.caption("Only in this host's env file: " + ", ".join(kept["env_file_only"]) + ".")
