@@ -66,7 +66,7 @@ ENV_FILE: tuple[tuple[str, bool, str], ...] = (
     ("MATRX_MASTER_KEY", True, "Decrypts the store's secrets; checked against its canary."),
     ("MATRX_ADMIN_TOKEN", True, "The first admin token; bootstrap calls the agent with it."),
     ("MATRX_S3_BUCKET", False, "The backups bucket."),
-    ("MATRX_S3_PREFIX", False, "The host's prefix in the bucket (default: the host name)."),
+    ("MATRX_S3_PREFIX", False, "The host's bucket prefix (default: the stored one, else the host name)."),
     ("AWS_ACCESS_KEY_ID", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_SECRET_ACCESS_KEY", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_ENDPOINT_URL", False, "An S3-compatible endpoint that is not AWS."),
@@ -299,8 +299,9 @@ def check_backups(
                 f"{what} the store names as newest ({row['id']}, {_at(row):%Y-%m-%d %H:%M} UTC) "
                 f"has no manifest at {where}/{key}",
                 "point MATRX_S3_BUCKET and MATRX_S3_PREFIX at where the old host wrote its "
-                "backups (MATRX_S3_PREFIX defaults to this host's name, which a new host may "
-                "not share), with AWS_ENDPOINT_URL for a non-AWS endpoint",
+                "backups (unset, MATRX_S3_PREFIX is the one the store keeps, else this host's "
+                "name, which a new host may not share), with AWS_ENDPOINT_URL for a non-AWS "
+                "endpoint",
             )
         )
     return out

@@ -201,8 +201,8 @@ def test_a_backup_whose_manifest_is_not_in_the_bucket_is_named() -> None:
             "the service backup of app the store names as newest (b2, 2026-12-02 03:00 UTC) "
             "has no manifest at s3://bkt/vps1/backups/app/b2/manifest.json",
             "point MATRX_S3_BUCKET and MATRX_S3_PREFIX at where the old host wrote its backups "
-            "(MATRX_S3_PREFIX defaults to this host's name, which a new host may not share), "
-            "with AWS_ENDPOINT_URL for a non-AWS endpoint",
+            "(unset, MATRX_S3_PREFIX is the one the store keeps, else this host's name, which a "
+            "new host may not share), with AWS_ENDPOINT_URL for a non-AWS endpoint",
         )
     ]
 
