@@ -66,7 +66,7 @@ ENV_FILE: tuple[tuple[str, bool, str], ...] = (
     ("MATRX_MASTER_KEY", True, "Decrypts the store's secrets; checked against its canary."),
     ("MATRX_ADMIN_TOKEN", True, "The first admin token; bootstrap calls the agent with it."),
     ("MATRX_S3_BUCKET", False, "The backups bucket."),
-    ("MATRX_S3_PREFIX", False, "The host's bucket prefix (default: the stored one, else the host name)."),
+    ("MATRX_S3_PREFIX", False, "The bucket prefix (unset: the stored one, else the host name)."),
     ("AWS_ACCESS_KEY_ID", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_SECRET_ACCESS_KEY", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_ENDPOINT_URL", False, "An S3-compatible endpoint that is not AWS."),
