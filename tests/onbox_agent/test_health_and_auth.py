@@ -106,13 +106,13 @@ def test_tokens_are_shown_once_and_revocation_takes_effect(
             f"{agent.url}/v1/tokens", headers={"Authorization": f"Bearer {agent.admin_token}"}
         ).text
     )
-    assert listed["ops-laptop"]["last_used_at"] is None
+    assert listed["ops-laptop"].last_used_at is None
     ops = agent.client(raw)
     assert ops.services()["services"] is not None
-    used = {t["name"]: t for t in admin.tokens()}["ops-laptop"]["last_used_at"]
+    used = {t.name: t for t in admin.tokens()}["ops-laptop"].last_used_at
     assert used is not None  # who still uses a token is known before rotating it
     ops.services()
-    assert {t["name"]: t for t in admin.tokens()}["ops-laptop"]["last_used_at"] == used
+    assert {t.name: t for t in admin.tokens()}["ops-laptop"].last_used_at == used
     admin.revoke_token("ops-laptop")
     with pytest.raises(AgentError) as info:
         ops.services()
