@@ -137,6 +137,12 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_BACKUP_INTERVAL_HOURS",
         description="Hours between scheduled backups of each service (0: no schedule).",
     )
+    system_backup_interval_hours: float = Field(
+        24.0,
+        ge=0,
+        validation_alias="MATRX_SYSTEM_BACKUP_INTERVAL_HOURS",
+        description="Hours between scheduled system backups (state store, Traefik); 0: none.",
+    )
     backup_keep_last: int = Field(
         7, ge=1, validation_alias="MATRX_BACKUP_KEEP_LAST", description="Backups kept: last N."
     )
