@@ -577,6 +577,7 @@ class PartWriter:
             **about,
             "id": self.backup["id"],
             "created_at": self.backup["created_at"].isoformat(),
+            "finished_at": utcnow().isoformat(),
             "host_prefix": getattr(self.rt.settings, "s3_prefix", ""),
             "parts": self.parts,
         }

@@ -6,10 +6,11 @@ model and the other deployables' (``python -m matrx_ship.envdoc``) so it cannot 
 
 from __future__ import annotations
 
+import copy
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -199,3 +200,20 @@ class AgentSettings(BaseSettings):
 def get_settings() -> AgentSettings:
     """The agent's settings, read once from the environment."""
     return AgentSettings()  # type: ignore[call-arg]
+
+
+def _agent_field(name: str) -> Any:
+    """The agent's own field: the same variable, default and description."""
+    return copy.copy(AgentSettings.model_fields[name])
+
+
+class BlobSettings(BaseSettings):
+    """Where ``python -m onbox_agent.restore_store`` finds the backups: the agent's own blob
+    variables (documented with AgentSettings), from the environment or ``--env-file``."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = _agent_field("data_dir")
+    s3_bucket: str | None = _agent_field("s3_bucket")
+    s3_endpoint_url: str | None = _agent_field("s3_endpoint_url")
+    s3_prefix: str = _agent_field("s3_prefix")

@@ -1,0 +1,214 @@
+"""The last resort: a lost state store comes back from a system backup, through the command a
+person runs (a real PostgreSQL as the source and as the empty target, local blobs), and an
+agent on the restored store serves what the old one knew."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import psycopg.sql
+import pytest
+
+from onbox_agent.restore_store import (
+    Folder,
+    Refused,
+    backup_folders,
+    count_report,
+    load_order,
+    row_values,
+)
+from tests.harness import RunningAgent, agent_settings, app_spec, engines, start_agent
+
+ROOT = Path(__file__).resolve().parents[2]
+A, B = "bak_aaaaaaaaaaaa", "bak_bbbbbbbbbbbb"
+COUNT = psycopg.sql.SQL("SELECT count(*) FROM {}")
+
+
+# --- pure parts ---------------------------------------------------------------------------
+
+
+def test_backup_folders_are_newest_first_and_an_unfinished_one_has_no_manifest() -> None:
+    keys = [
+        f"system-backups/20261201T030000Z-{A}/manifest.json",
+        f"system-backups/20261201T030000Z-{A}/tables/services.jsonl.gz",
+        f"system-backups/20261202T030000Z-{B}/tables/services.jsonl.gz",
+        "system-backups/stray.txt",
+        "system-backups/20261203T030000Z-not-an-id/manifest.json",
+    ]
+    assert backup_folders(keys) == [
+        Folder(B, f"system-backups/20261202T030000Z-{B}/", "20261202T030000Z", False),
+        Folder(A, f"system-backups/20261201T030000Z-{A}/", "20261201T030000Z", True),
+    ]
+    assert backup_folders([]) == []
+
+
+def test_tables_load_in_the_targets_dependency_order_and_an_unknown_one_is_refused() -> None:
+    order = ["services", "tokens", "audit_events", "alembic_version"]
+    assert load_order(order, ["tokens", "alembic_version", "services"]) == ["services", "tokens"]
+    with pytest.raises(Refused) as refused:
+        load_order(order, ["services", "from_the_future"])
+    assert refused.value.code == "schema_mismatch" and "from_the_future" in refused.value.message
+
+
+def test_a_json_line_becomes_column_values_with_its_times_parsed() -> None:
+    kinds = {"id": "plain", "at": "datetime", "day": "date", "detail": "plain"}
+    line = {"id": 3, "at": "2026-12-01T03:00:00Z", "day": "2026-12-01", "detail": {"a": None}}
+    assert row_values(line, kinds, "t") == {
+        "id": 3,
+        "at": datetime(2026, 12, 1, 3, tzinfo=UTC),
+        "day": date(2026, 12, 1),
+        "detail": {"a": None},
+    }
+    assert row_values({"at": None}, kinds, "t") == {"at": None}
+    with pytest.raises(Refused) as refused:
+        row_values({"id": 1, "dropped_later": 2}, kinds, "t")
+    assert refused.value.code == "schema_mismatch" and "dropped_later" in refused.value.message
+
+
+def test_the_count_report_names_every_table_of_the_backup() -> None:
+    assert count_report({"b": 1, "a": 2}, {"a": 2}) == [("a", 2, 2), ("b", 1, 0)]
+
+
+# --- the command over a real PostgreSQL ---------------------------------------------------
+
+
+def command(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m onbox_agent.restore_store`` as a person runs it (its own process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "onbox_agent.restore_store", "--env-file", str(env_file), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Rows per table of a database (the migrations' bookkeeping aside)."""
+    with psycopg.connect(url) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        return {
+            n: conn.execute(COUNT.format(psycopg.sql.Identifier(n))).fetchone()[0]  # type: ignore[index]
+            for n in names
+            if n != "alembic_version"
+        }
+
+
+def printed_counts(out: str) -> dict[str, tuple[int, int]]:
+    return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"^(\w+) +(\d+) +(\d+)$", out, re.M)}
+
+
+def backed_up_source(
+    postgres: engines.Postgres, data_dir: Path, app_image: str, name: str
+) -> dict[str, Any]:
+    """An agent with a service (an env secret), a token and audit events, and a system
+    backup; then the agent stops and its store is dropped (lost). What the test needs."""
+    source = start_agent(data_dir, postgres=postgres)
+    try:
+        with source.client() as admin:
+            admin.create_service(app_spec(name, app_image, env={"API_SECRET": "canary-7e2"}))
+            token_name = "op-" + uuid.uuid4().hex[:6]
+            operator = admin.create_token(token_name, "operate")["token"]
+            history = admin.audit(limit=100)["events"]
+            job = admin.request("POST", "/v1/system/backups")
+            assert admin.wait_job(job["id"], 120)["status"] == "succeeded"
+            backup = admin.request("GET", f"/v1/backups/{job['backup_id']}")
+        return {
+            "backup": backup,
+            "history": history,
+            "operator": (token_name, operator),
+            "master_key": source.settings.master_key.get_secret_value(),
+            "admin_token": source.admin_token,
+        }
+    finally:
+        source.close()  # drops the source database: the store is lost
+
+
+def test_a_lost_store_is_restored_into_an_empty_database_and_an_agent_serves_it(
+    postgres: engines.Postgres, app_image: str, svc_name: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "agent"
+    was = backed_up_source(postgres, data_dir, app_image, svc_name)
+    backup = was["backup"]
+    env_file = tmp_path / "agent.env"
+    env_file.write_text(f"MATRX_DATA_DIR={data_dir}\nMATRX_S3_PREFIX=testhost\n")
+
+    listed = command(env_file, "--list")
+    assert listed.returncode == 0, listed.stderr
+    first = listed.stdout.splitlines()[1].split()
+    assert first[0] == backup["id"] and first[-1] == "complete"
+
+    target = postgres.create_database("restored_")
+    url = postgres.url(target).replace("+psycopg", "")  # a plain libpq URL, as people have
+    try:
+        checked = command(env_file, "--backup-id", backup["id"], "--store-url", url, "--check")
+        assert checked.returncode == 0, checked.stderr
+        assert "nothing written" in checked.stdout and row_counts(url) == {}
+
+        done = command(env_file, "--backup-id", backup["id"], "--store-url", url)
+        assert done.returncode == 0, done.stderr
+        in_manifest = {
+            p["name"]: p["detail"]["rows"]
+            for p in backup["parts"]
+            if p["kind"] == "table" and p["name"] != "alembic_version"
+        }
+        assert printed_counts(done.stdout) == {t: (n, n) for t, n in in_manifest.items()}
+        assert row_counts(url) == in_manifest and in_manifest["services"] == 1
+
+        restored = RunningAgent(
+            agent_settings(
+                data_dir,
+                database_url=postgres.url(target),
+                master_key=was["master_key"],
+                admin_token=was["admin_token"],
+            )
+        ).start()
+        try:
+            check_the_restored_agent(restored, svc_name, was)
+        finally:
+            restored.close()
+
+        before = row_counts(url)
+        again = command(env_file, "--backup-id", backup["id"], "--store-url", url)
+        assert again.returncode == 2, again.stdout
+        error = json.loads(again.stderr.strip().splitlines()[-1])
+        assert error["error"] == "store_not_empty" and "services" in error["message"]
+        assert error["hint"]
+        assert row_counts(url) == before
+    finally:
+        postgres.drop_database(target)
+
+
+def check_the_restored_agent(restored: RunningAgent, name: str, was: dict[str, Any]) -> None:
+    """The service and its secret, the token, the audit history and the backup's own row."""
+    with restored.client() as admin:
+        assert admin.service(name)["spec"]["name"] == name
+        secret = admin.request("GET", f"/v1/services/{name}/env/API_SECRET/reveal")
+        assert secret == {"key": "API_SECRET", "value": "canary-7e2"}
+        events = {e["id"]: e for e in admin.audit(limit=500)["events"]}
+        for old in was["history"]:
+            assert events[old["id"]] == old
+        # new events get new ids: the reveal above was written to the store, after the old ones
+        [revealed] = admin.audit(target=f"{name}/API_SECRET")["events"]
+        assert revealed["id"] > max(e["id"] for e in was["history"])
+        row = admin.request("GET", f"/v1/backups/{was['backup']['id']}")
+        assert row["status"] == "succeeded" and row["sha256"] == was["backup"]["sha256"]
+    token_name, operator = was["operator"]
+    with restored.client(operator) as op:
+        assert op.whoami()["name"] == token_name
