@@ -30,6 +30,7 @@ import hashlib
 import json
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -214,6 +215,11 @@ def table_parts(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {p["name"]: p for p in manifest["parts"] if p["kind"] == "table"}
 
 
+def want_rows(manifest: dict[str, Any]) -> dict[str, int]:
+    """Rows per table the manifest records (the schema's version table aside)."""
+    return {n: int(p["detail"]["rows"]) for n, p in table_parts(manifest).items() if n not in SKIP}
+
+
 def verify_parts(blobs: BlobStore, manifest: dict[str, Any]) -> None:
     """Every part read whole: its sha256 equals its sidecar's and the manifest's, and a
     table's JSON lines number the rows the manifest records."""
@@ -245,7 +251,11 @@ def _checked_chunks(blobs: BlobStore, part: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _table_chunks(blobs: BlobStore, part: dict[str, Any]) -> Iterator[bytes]:
-    yield from gunzip_chunks(_ChunkFile(_checked_chunks(blobs, part)))  # type: ignore[arg-type]
+    """The table's JSON lines, decompressed; damage found on the way is named as such."""
+    try:
+        yield from gunzip_chunks(_ChunkFile(_checked_chunks(blobs, part)))  # type: ignore[arg-type]
+    except zlib.error as exc:
+        raise _corrupt(part["key"], f"it does not decompress ({exc})") from exc
 
 
 class _ChunkFile:
@@ -264,10 +274,17 @@ def table_rows(blobs: BlobStore, part: dict[str, Any]) -> Iterator[dict[str, Any
     for chunk in _table_chunks(blobs, part):
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        for line in lines:
-            yield json.loads(line)
+        yield from (_parsed(line, part) for line in lines)
     if rest.strip():
-        yield json.loads(rest)
+        yield _parsed(rest, part)
+
+
+def _parsed(line: bytes, part: dict[str, Any]) -> dict[str, Any]:
+    try:
+        row: dict[str, Any] = json.loads(line)
+    except ValueError as exc:
+        raise _corrupt(part["key"], f"a line is not JSON ({exc})") from exc
+    return row
 
 
 def _corrupt(key: str, why: str) -> Refused:
@@ -319,8 +336,7 @@ def refuse_unless_empty(conn: Connection) -> None:
 def load(store: Store, blobs: BlobStore, manifest: dict[str, Any], out: TextIO) -> dict[str, int]:
     """Migrate, load every table, move sequences on, mark the backup itself, compare counts;
     all in one transaction, rolled back on any failure. The row counts per table."""
-    parts = table_parts(manifest)
-    want = {name: int(p["detail"]["rows"]) for name, p in parts.items() if name not in SKIP}
+    parts, want = table_parts(manifest), want_rows(manifest)
     with store.engine.begin() as conn:
         refuse_unless_empty(conn)
         store.migrate(conn)
@@ -438,12 +454,14 @@ def list_backups(blobs: BlobStore, out: TextIO) -> int:
 
 
 def restore(blobs: BlobStore, backup_id: str, url: str, check: bool, out: TextIO) -> int:
-    """Find and check the backup, refuse a filled target, then load it (unless ``check``)."""
+    """Find the backup, refuse a filled target, check every part, then load (unless
+    ``check``) and print the row counts per table against the manifest's."""
     manifest = read_manifest(blobs, find_folder(blobs, backup_id))
-    parts = table_parts(manifest)
-    print(f"backup {backup_id}, made {manifest['created_at']}: {len(parts)} tables", file=out)
-    verify_parts(blobs, manifest)
-    print("every part matches its .sha256 sidecar and the manifest", file=out)
+    want = want_rows(manifest)
+    made = manifest["created_at"]
+    print(
+        f"backup {backup_id}, made {made}: {len(want)} tables, {sum(want.values())} rows", file=out
+    )
     store = open_store(url)
     try:
         with store.engine.connect() as conn:
@@ -451,17 +469,17 @@ def restore(blobs: BlobStore, backup_id: str, url: str, check: bool, out: TextIO
         print(
             f"the target {store.engine.url.render_as_string(hide_password=True)} is empty", file=out
         )
+        verify_parts(blobs, manifest)
+        print("every part matches its .sha256 sidecar and the manifest", file=out)
         if check:
-            rows = sum(int(p["detail"]["rows"]) for n, p in parts.items() if n not in SKIP)
-            print(f"check only: nothing written; {rows} rows would be loaded", file=out)
+            print("check only: nothing was written", file=out)
             return 0
         got = load(store, blobs, manifest, out)
     finally:
         store.dispose()
-    want = {n: int(p["detail"]["rows"]) for n, p in parts.items() if n not in SKIP}
     print(f"{'table':<20}  {'backup':>8}  {'restored':>8}", file=out)
-    for table, w, g in count_report(want, got):
-        print(f"{table:<20}  {w:>8}  {g:>8}", file=out)
+    for name, w, g in count_report(want, got):
+        print(f"{name:<20}  {w:>8}  {g:>8}", file=out)
     print("restored: every table holds the rows the backup's manifest lists", file=out)
     return 0
 

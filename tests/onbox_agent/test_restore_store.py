@@ -125,12 +125,15 @@ def backed_up_source(
             admin.create_service(app_spec(name, app_image, env={"API_SECRET": "canary-7e2"}))
             token_name = "op-" + uuid.uuid4().hex[:6]
             operator = admin.create_token(token_name, "operate")["token"]
+            spec_only = admin.request("POST", f"/v1/services/{name}/backups")
+            assert admin.wait_job(spec_only["id"], 120)["status"] == "succeeded"
             history = admin.audit(limit=100)["events"]
             job = admin.request("POST", "/v1/system/backups")
             assert admin.wait_job(job["id"], 120)["status"] == "succeeded"
             backup = admin.request("GET", f"/v1/backups/{job['backup_id']}")
         return {
             "backup": backup,
+            "service_backup": spec_only["backup_id"],
             "history": history,
             "operator": (token_name, operator),
             "master_key": source.settings.master_key.get_secret_value(),
@@ -157,9 +160,10 @@ def test_a_lost_store_is_restored_into_an_empty_database_and_an_agent_serves_it(
     target = postgres.create_database("restored_")
     url = postgres.url(target).replace("+psycopg", "")  # a plain libpq URL, as people have
     try:
+        refused_without_a_change(env_file, data_dir, url, was)
         checked = command(env_file, "--backup-id", backup["id"], "--store-url", url, "--check")
         assert checked.returncode == 0, checked.stderr
-        assert "nothing written" in checked.stdout and row_counts(url) == {}
+        assert "nothing was written" in checked.stdout and row_counts(url) == {}
 
         done = command(env_file, "--backup-id", backup["id"], "--store-url", url)
         assert done.returncode == 0, done.stderr
@@ -186,13 +190,34 @@ def test_a_lost_store_is_restored_into_an_empty_database_and_an_agent_serves_it(
 
         before = row_counts(url)
         again = command(env_file, "--backup-id", backup["id"], "--store-url", url)
-        assert again.returncode == 2, again.stdout
-        error = json.loads(again.stderr.strip().splitlines()[-1])
-        assert error["error"] == "store_not_empty" and "services" in error["message"]
-        assert error["hint"]
+        assert "services" in refused(again, "store_not_empty")["message"]
         assert row_counts(url) == before
     finally:
         postgres.drop_database(target)
+
+
+def refused(result: subprocess.CompletedProcess[str], code: str) -> dict[str, Any]:
+    """The command refused (exit 2) with this JSON error on stderr; the error."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    error: dict[str, Any] = json.loads(result.stderr.strip().splitlines()[-1])
+    assert error["error"] == code and error["message"] and error["hint"], error
+    return error
+
+
+def refused_without_a_change(env_file: Path, data_dir: Path, url: str, was: dict[str, Any]) -> None:
+    """A service backup's id, and a damaged table object, are refused; nothing is written."""
+    not_system = command(env_file, "--backup-id", was["service_backup"], "--store-url", url)
+    refused(not_system, "not_a_system_backup")
+    table = next(p for p in was["backup"]["parts"] if p["name"] == "services")
+    path = data_dir / "blobs" / table["key"]
+    good = path.read_bytes()
+    path.write_bytes(good[:-8] + bytes(b ^ 0xFF for b in good[-8:]))
+    try:
+        damaged = command(env_file, "--backup-id", was["backup"]["id"], "--store-url", url)
+    finally:
+        path.write_bytes(good)
+    assert table["key"] in refused(damaged, "backup_corrupt")["message"]
+    assert row_counts(url) == {}
 
 
 def check_the_restored_agent(restored: RunningAgent, name: str, was: dict[str, Any]) -> None:
