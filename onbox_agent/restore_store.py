@@ -37,6 +37,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
 from sqlalchemy import (
     JSON,
     Connection,
@@ -154,7 +155,13 @@ def count_report(want: dict[str, int], got: dict[str, int]) -> list[tuple[str, i
 def blobs_from(env_file: Path | None) -> BlobStore:
     """The blob store the environment (and the env file, if any) configures."""
     s = BlobSettings(_env_file=env_file) if env_file else BlobSettings()  # type: ignore[call-arg]
-    return blob_store_for(s.s3_bucket, s.s3_endpoint_url, s.s3_prefix, s.data_dir)
+    secret = s.aws_secret_access_key.get_secret_value() if s.aws_secret_access_key else None
+    session = boto3.Session(
+        aws_access_key_id=s.aws_access_key_id,
+        aws_secret_access_key=secret,
+        region_name=s.aws_region,
+    )
+    return blob_store_for(s.s3_bucket, s.s3_endpoint_url, s.s3_prefix, s.data_dir, session)
 
 
 def find_folder(blobs: BlobStore, backup_id: str) -> Folder:

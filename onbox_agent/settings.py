@@ -208,8 +208,7 @@ def _agent_field(name: str) -> Any:
 
 
 class BlobSettings(BaseSettings):
-    """Where ``python -m onbox_agent.restore_store`` finds the backups: the agent's own blob
-    variables (documented with AgentSettings), from the environment or ``--env-file``."""
+    """Settings of ``python -m onbox_agent.restore_store``: where the system backups are."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -217,3 +216,16 @@ class BlobSettings(BaseSettings):
     s3_bucket: str | None = _agent_field("s3_bucket")
     s3_endpoint_url: str | None = _agent_field("s3_endpoint_url")
     s3_prefix: str = _agent_field("s3_prefix")
+    aws_access_key_id: str | None = Field(
+        None,
+        validation_alias="AWS_ACCESS_KEY_ID",
+        description="The agent's AWS key (unset: boto3's chain: environment, ~/.aws, role).",
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias="AWS_SECRET_ACCESS_KEY", description="Its secret."
+    )
+    aws_region: str | None = Field(
+        None,
+        validation_alias="AWS_REGION",
+        description="The bucket's region (unset: AWS_DEFAULT_REGION, ~/.aws).",
+    )
