@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import psycopg
 import psycopg.sql
 import pytest
@@ -81,15 +83,19 @@ def test_the_count_report_names_every_table_of_the_backup() -> None:
 # --- the command over a real PostgreSQL ---------------------------------------------------
 
 
-def command(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m onbox_agent.restore_store`` as a person runs it (its own process)."""
+def command(
+    env_file: Path, *args: str, without: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python -m onbox_agent.restore_store`` as a person runs it (its own process), with
+    the variables named in ``without`` left out of its environment."""
+    env = {k: v for k, v in os.environ.items() if k not in without}
     return subprocess.run(
         [sys.executable, "-m", "onbox_agent.restore_store", "--env-file", str(env_file), *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": str(ROOT)},
         check=False,
     )
 
@@ -237,3 +243,64 @@ def check_the_restored_agent(restored: RunningAgent, name: str, was: dict[str, A
     token_name, operator = was["operator"]
     with restored.client(operator) as op:
         assert op.whoami()["name"] == token_name
+
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+
+
+def test_a_backup_in_s3_of_the_embedded_store_restores_into_postgresql_with_the_env_file(
+    postgres: engines.Postgres,
+    moto: engines.Moto,
+    app_image: str,
+    svc_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in AWS.items():
+        monkeypatch.setenv(key, value)
+    bucket = "sys-" + uuid.uuid4().hex[:8]
+    boto3.client("s3", endpoint_url=moto.endpoint).create_bucket(Bucket=bucket)
+    s3 = {"s3_bucket": bucket, "s3_endpoint_url": moto.endpoint}
+    with start_agent(tmp_path / "laptop", **s3) as source, source.client() as admin:  # SQLite
+        admin.create_service(app_spec(svc_name, app_image, env={"API_SECRET": "canary-s3"}))
+        job = admin.request("POST", "/v1/system/backups")
+        assert admin.wait_job(job["id"], 120)["status"] == "succeeded"
+        backup = admin.request("GET", f"/v1/backups/{job['backup_id']}")
+        master_key = source.settings.master_key.get_secret_value()
+    shutil.rmtree(tmp_path / "laptop")  # the host and its SQLite file are gone
+    env_file = tmp_path / "agent.env"
+    settings = {**AWS, "MATRX_S3_BUCKET": bucket, "AWS_ENDPOINT_URL": moto.endpoint}
+    settings |= {"MATRX_S3_PREFIX": "testhost", "MATRX_DATA_DIR": str(tmp_path / "new")}
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    no_aws = (*AWS, "AWS_DEFAULT_REGION")  # the key comes from the env file only
+
+    listed = command(env_file, "--list", without=no_aws)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[0] == backup["id"]
+    target = postgres.create_database("from_s3_")
+    try:
+        done = command(
+            env_file,
+            "--backup-id",
+            backup["id"],
+            "--store-url",
+            postgres.url(target),
+            without=no_aws,
+        )
+        assert done.returncode == 0, done.stderr
+        in_manifest = {
+            p["name"]: p["detail"]["rows"]
+            for p in backup["parts"]
+            if p["kind"] == "table" and p["name"] != "alembic_version"
+        }
+        assert row_counts(postgres.url(target).replace("+psycopg", "")) == in_manifest
+        on_pg = agent_settings(
+            tmp_path / "new", database_url=postgres.url(target), master_key=master_key, **s3
+        )
+        with RunningAgent(on_pg).start() as restored, restored.client() as admin:
+            secret = admin.request("GET", f"/v1/services/{svc_name}/env/API_SECRET/reveal")
+            assert secret["value"] == "canary-s3"
+            made = admin.service(svc_name)["spec"]
+            assert made["name"] == svc_name
+    finally:
+        postgres.drop_database(target)
