@@ -4,6 +4,8 @@ agent on the restored store serves what the old one knew."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import re
@@ -224,6 +226,38 @@ def refused_without_a_change(env_file: Path, data_dir: Path, url: str, was: dict
         path.write_bytes(good)
     assert table["key"] in refused(damaged, "backup_corrupt")["message"]
     assert row_counts(url) == {}
+    newer = command(
+        env_file, "--backup-id", newer_copy(data_dir, was["backup"]), "--store-url", url
+    )
+    assert "added_later" in refused(newer, "schema_mismatch")["message"]
+    assert row_counts(url) == {}  # the migrations ran in the load's transaction: rolled back too
+
+
+def newer_copy(data_dir: Path, backup: dict[str, Any]) -> str:
+    """The backup under a new id, as a newer matrx-ship would write it: its services rows
+    have a column this version lacks; every checksum matches. Its id."""
+    new_id = "bak_" + uuid.uuid4().hex[:12]
+    root = data_dir / "blobs"
+    prefix = backup["prefix"].replace(backup["id"], new_id)
+    shutil.copytree(root / backup["prefix"], root / prefix)
+    manifest = json.loads((root / prefix / "manifest.json").read_bytes())
+    manifest["id"] = new_id
+    for part in manifest["parts"]:
+        part["key"] = part["key"].replace(backup["id"], new_id)
+        if part["name"] == "services":
+            lines = gzip.decompress((root / part["key"]).read_bytes()).splitlines()
+            rows = [json.loads(line) | {"added_later": 1} for line in lines]
+            data = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+            part.update(size=len(data), sha256=with_sidecar(root / part["key"], data))
+    with_sidecar(root / prefix / "manifest.json", json.dumps(manifest).encode())
+    return new_id
+
+
+def with_sidecar(path: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    path.write_bytes(data)
+    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return digest
 
 
 def check_the_restored_agent(restored: RunningAgent, name: str, was: dict[str, Any]) -> None:
