@@ -56,10 +56,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matrx_ship.blobs import BlobStore, blob_store_for
 from matrx_ship.config import normalize_pg_url
+from matrx_ship.crypto import PREFIX, SecretBox
 from matrx_ship.errors import Conflict, MatrxError, NotFound, Unavailable
 from matrx_ship.store import Store
 from onbox_agent.archive import gunzip_chunks
-from onbox_agent.settings import BlobSettings
+from onbox_agent.settings import RestoreStoreSettings
 
 SYSTEM_PREFIX = "system-backups/"
 SERVICE_PREFIX = "backups/"
@@ -152,9 +153,15 @@ def count_report(want: dict[str, int], got: dict[str, int]) -> list[tuple[str, i
 # --- the blob side ------------------------------------------------------------------------
 
 
-def blobs_from(env_file: Path | None) -> BlobStore:
-    """The blob store the environment (and the env file, if any) configures."""
-    s = BlobSettings(_env_file=env_file) if env_file else BlobSettings()  # type: ignore[call-arg]
+def read_settings(env_file: Path | None) -> RestoreStoreSettings:
+    """The environment's settings, and the env file's when given (the environment wins)."""
+    if env_file is None:
+        return RestoreStoreSettings()  # type: ignore[call-arg]
+    return RestoreStoreSettings(_env_file=env_file)  # type: ignore[call-arg]
+
+
+def blobs_of(s: RestoreStoreSettings) -> BlobStore:
+    """The blob store the settings configure (S3 with the env file's key, or the folder)."""
     secret = s.aws_secret_access_key.get_secret_value() if s.aws_secret_access_key else None
     session = boto3.Session(
         aws_access_key_id=s.aws_access_key_id,
@@ -220,6 +227,49 @@ def read_manifest(blobs: BlobStore, folder: Folder) -> dict[str, Any]:
 
 def table_parts(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {p["name"]: p for p in manifest["parts"] if p["kind"] == "table"}
+
+
+def secret_values(services: Iterable[dict[str, Any]], dbs: Iterable[dict[str, Any]]) -> list[str]:
+    """The encrypted values of ``services`` rows (env values) and ``databases`` rows
+    (passwords)."""
+    env = [v for r in services for v in (r.get("spec") or {}).get("env", {}).values()]
+    values = [*env, *(r.get("password_enc") for r in dbs)]
+    return [v for v in values if isinstance(v, str) and v.startswith(PREFIX)]
+
+
+def check_master_key(
+    blobs: BlobStore, manifest: dict[str, Any], key: str | None, out: TextIO
+) -> None:
+    """Refuse when the given master key does not open every secret in the backup: the
+    restored store would work only with another key."""
+    if key is None:
+        print("MATRX_MASTER_KEY is not set: the encrypted values were not checked", file=out)
+        return
+    parts = table_parts(manifest)
+    rows = {
+        n: list(table_rows(blobs, parts[n])) if n in parts else []
+        for n in ("services", "databases")
+    }
+    values = secret_values(rows["services"], rows["databases"])
+    box = SecretBox(key)
+    bad = [v for v in values if not _opens(box, v)]
+    if bad:
+        raise Refused(
+            f"MATRX_MASTER_KEY does not open {len(bad)} of the backup's {len(values)} encrypted "
+            "values: the restored store would not work with this key.",
+            code="wrong_master_key",
+            hint="Use the lost host's MATRX_MASTER_KEY (an agent on the restored store needs it), "
+            "or leave it out of the environment to restore without this check.",
+        )
+    print(f"MATRX_MASTER_KEY opens the backup's {len(values)} encrypted values", file=out)
+
+
+def _opens(box: SecretBox, value: str) -> bool:
+    try:
+        box.decrypt(value)
+    except ValueError:
+        return False
+    return True
 
 
 def want_rows(manifest: dict[str, Any]) -> dict[str, int]:
@@ -460,9 +510,12 @@ def list_backups(blobs: BlobStore, out: TextIO) -> int:
     return 0
 
 
-def restore(blobs: BlobStore, backup_id: str, url: str, check: bool, out: TextIO) -> int:
-    """Find the backup, refuse a filled target, check every part, then load (unless
-    ``check``) and print the row counts per table against the manifest's."""
+def restore(
+    settings: RestoreStoreSettings, backup_id: str, url: str, check: bool, out: TextIO
+) -> int:
+    """Find the backup, refuse a filled target, check every part and the master key, then
+    load it (unless ``check``) and print the row counts per table against the manifest's."""
+    blobs = blobs_of(settings)
     manifest = read_manifest(blobs, find_folder(blobs, backup_id))
     want = want_rows(manifest)
     made = manifest["created_at"]
@@ -478,6 +531,8 @@ def restore(blobs: BlobStore, backup_id: str, url: str, check: bool, out: TextIO
         )
         verify_parts(blobs, manifest)
         print("every part matches its .sha256 sidecar and the manifest", file=out)
+        key = settings.master_key.get_secret_value() if settings.master_key else None
+        check_master_key(blobs, manifest, key, out)
         if check:
             print("check only: nothing was written", file=out)
             return 0
@@ -515,10 +570,10 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     """Run the command; the exit code (0 done, 2 refused, 1 failed; errors as JSON on stderr)."""
     args = parse(argv)
     try:
-        blobs = blobs_from(args.env_file)
+        settings = read_settings(args.env_file)
         if args.list:
-            return list_backups(blobs, out)
-        return restore(blobs, args.backup_id, args.store_url, args.check, out)
+            return list_backups(blobs_of(settings), out)
+        return restore(settings, args.backup_id, args.store_url, args.check, out)
     except Refused as exc:
         print(json.dumps(exc.body()), file=sys.stderr)
         return 2

@@ -207,7 +207,7 @@ def _agent_field(name: str) -> Any:
     return copy.copy(AgentSettings.model_fields[name])
 
 
-class BlobSettings(BaseSettings):
+class RestoreStoreSettings(BaseSettings):
     """Settings of ``python -m onbox_agent.restore_store``: where the system backups are."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -228,4 +228,9 @@ class BlobSettings(BaseSettings):
         None,
         validation_alias="AWS_REGION",
         description="The bucket's region (unset: AWS_DEFAULT_REGION, ~/.aws).",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        validation_alias="MATRX_MASTER_KEY",
+        description="The lost host's key: must open the backup's secrets (unset: not checked).",
     )

@@ -29,6 +29,7 @@ from onbox_agent.restore_store import (
     count_report,
     load_order,
     row_values,
+    secret_values,
 )
 from tests.harness import RunningAgent, agent_settings, app_spec, engines, start_agent
 
@@ -78,6 +79,17 @@ def test_a_json_line_becomes_column_values_with_its_times_parsed() -> None:
     assert refused.value.code == "schema_mismatch" and "dropped_later" in refused.value.message
 
 
+def test_the_secrets_checked_against_the_master_key_are_env_values_and_db_passwords() -> None:
+    services = [
+        {"spec": {"env": {"A": "enc:v1:aaa", "PLAIN": "x"}}},
+        {"spec": {"env": {}}},
+        {"spec": {}},
+    ]
+    dbs = [{"password_enc": "enc:v1:ppp"}, {"password_enc": None}]
+    assert secret_values(services, dbs) == ["enc:v1:aaa", "enc:v1:ppp"]
+    assert secret_values([], []) == []
+
+
 def test_the_count_report_names_every_table_of_the_backup() -> None:
     assert count_report({"b": 1, "a": 2}, {"a": 2}) == [("a", 2, 2), ("b", 1, 0)]
 
@@ -88,9 +100,9 @@ def test_the_count_report_names_every_table_of_the_backup() -> None:
 def command(
     env_file: Path, *args: str, without: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m onbox_agent.restore_store`` as a person runs it (its own process), with
-    the variables named in ``without`` left out of its environment."""
-    env = {k: v for k, v in os.environ.items() if k not in without}
+    """``python -m onbox_agent.restore_store`` as a person runs it (its own process); its
+    settings come from the env file only (no MATRX_* of ours, nor the ``without`` ones)."""
+    env = {k: v for k, v in os.environ.items() if k not in without and "MATRX_" not in k}
     return subprocess.run(
         [sys.executable, "-m", "onbox_agent.restore_store", "--env-file", str(env_file), *args],
         capture_output=True,
@@ -158,7 +170,9 @@ def test_a_lost_store_is_restored_into_an_empty_database_and_an_agent_serves_it(
     was = backed_up_source(postgres, data_dir, app_image, svc_name)
     backup = was["backup"]
     env_file = tmp_path / "agent.env"
-    env_file.write_text(f"MATRX_DATA_DIR={data_dir}\nMATRX_S3_PREFIX=testhost\n")
+    env = f"MATRX_DATA_DIR={data_dir}\nMATRX_S3_PREFIX=testhost\n"
+    env_file.write_text(env + f"MATRX_MASTER_KEY={was['master_key']}\n")
+    (tmp_path / "wrong.env").write_text(env + "MATRX_MASTER_KEY=another-key-0123456789\n")
 
     listed = command(env_file, "--list")
     assert listed.returncode == 0, listed.stderr
@@ -181,6 +195,7 @@ def test_a_lost_store_is_restored_into_an_empty_database_and_an_agent_serves_it(
             if p["kind"] == "table" and p["name"] != "alembic_version"
         }
         assert printed_counts(done.stdout) == {t: (n, n) for t, n in in_manifest.items()}
+        assert "MATRX_MASTER_KEY opens the backup's 1 encrypted values" in done.stdout
         assert row_counts(url) == in_manifest and in_manifest["services"] == 1
 
         restored = RunningAgent(
@@ -225,6 +240,10 @@ def refused_without_a_change(env_file: Path, data_dir: Path, url: str, was: dict
     finally:
         path.write_bytes(good)
     assert table["key"] in refused(damaged, "backup_corrupt")["message"]
+    assert row_counts(url) == {}
+    wrong = env_file.with_name("wrong.env")
+    wrong_key = command(wrong, "--backup-id", was["backup"]["id"], "--store-url", url)
+    refused(wrong_key, "wrong_master_key")
     assert row_counts(url) == {}
     newer = command(
         env_file, "--backup-id", newer_copy(data_dir, was["backup"]), "--store-url", url
