@@ -14,10 +14,13 @@ order, id sequences move past the loaded ids, and the row counts are compared wi
 manifest's. Any failure rolls all of it back.
 
 Encrypted values (env values, database passwords) are loaded as they were stored: the
-restored store works with the same ``MATRX_MASTER_KEY``.
+restored store works with the same ``MATRX_MASTER_KEY``; when that variable is set, it must
+open them all before anything is written. Traefik's files are checked, not restored: the
+agent rewrites its route files from the specs when it starts.
 
 Exit codes: 0 restored (with ``--check``: would restore), 2 refused (nothing changed:
-the target is not empty, the backup is not a whole system backup or is damaged), 1
+the target is not empty, the backup is not a whole system backup, is damaged, is from a
+newer schema, or the master key does not open it), 1
 failed (rolled back, nothing changed). Errors are printed to stderr as JSON with a code,
 a sentence and a hint.
 """
@@ -213,7 +216,10 @@ def read_manifest(blobs: BlobStore, folder: Folder) -> dict[str, Any]:
         data = f.read()
     if hashlib.sha256(data).hexdigest() != sidecar_sha(blobs, key):
         raise _corrupt(key, "its sha256 differs from its sidecar's")
-    manifest: dict[str, Any] = json.loads(data)
+    try:
+        manifest: dict[str, Any] = json.loads(data)
+    except ValueError as exc:
+        raise _corrupt(key, f"it is not JSON ({exc})") from exc
     if manifest.get("kind") != "system" or manifest.get("id") != folder.id:
         raise Refused(
             f"{key} is not the manifest of the system backup {folder.id}.",
@@ -500,14 +506,21 @@ def list_backups(blobs: BlobStore, out: TextIO) -> int:
         )
     print(f"{'id':<17}  {'time (UTC)':<25}  {'bytes':>12}  status", file=out)
     for f in folders:
-        when, size, status = f.stamp, "-", "incomplete: no manifest, not restorable"
-        if f.has_manifest:
-            with contextlib.suppress(MatrxError, ValueError, KeyError):
-                m = read_manifest(blobs, f)
-                when, size = m["created_at"], str(sum(p["size"] for p in m["parts"]))
-                status = "complete"
+        when, size, status = _listed(blobs, f)
         print(f"{f.id:<17}  {when:<25}  {size:>12}  {status}", file=out)
     return 0
+
+
+def _listed(blobs: BlobStore, folder: Folder) -> tuple[str, str, str]:
+    """A folder's time, size and status for --list."""
+    if not folder.has_manifest:
+        return folder.stamp, "-", "incomplete: no manifest, not restorable"
+    try:
+        m = read_manifest(blobs, folder)
+        return m["created_at"], str(sum(p["size"] for p in m["parts"])), "complete"
+    except (MatrxError, ValueError, KeyError) as exc:
+        why = exc.message if isinstance(exc, MatrxError) else f"{type(exc).__name__}: {exc}"
+        return folder.stamp, "-", f"damaged manifest, not restorable ({why[:120]})"
 
 
 def restore(
