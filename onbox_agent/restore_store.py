@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import boto3
 from sqlalchemy import (
@@ -559,8 +559,17 @@ def restore(
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are an error like any other: JSON on stderr, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        body = {"error": "bad_arguments", "message": message, "hint": f"See {self.prog} --help."}
+        print(json.dumps(body), file=sys.stderr)
+        sys.exit(2)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m onbox_agent.restore_store",
         description="Restore a system backup into an EMPTY state store (docs/backups.md).",
     )

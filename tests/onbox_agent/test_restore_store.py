@@ -28,6 +28,7 @@ from onbox_agent.restore_store import (
     backup_folders,
     count_report,
     load_order,
+    main,
     row_values,
     secret_values,
 )
@@ -92,6 +93,14 @@ def test_the_secrets_checked_against_the_master_key_are_env_values_and_db_passwo
 
 def test_the_count_report_names_every_table_of_the_backup() -> None:
     assert count_report({"b": 1, "a": 2}, {"a": 2}) == [("a", 2, 2), ("b", 1, 0)]
+
+
+def test_bad_arguments_are_a_json_error_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--backup-id", "../etc", "--store-url", "sqlite:///x.db"])
+    assert exited.value.code == 2
+    error = json.loads(capsys.readouterr().err)
+    assert error["error"] == "bad_arguments" and "bak_" in error["message"] and error["hint"]
 
 
 # --- the command over a real PostgreSQL ---------------------------------------------------
