@@ -125,12 +125,20 @@ class S3BlobStore:
 
     durable = True
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None, prefix: str = "") -> None:
+    def __init__(
+        self,
+        bucket: str,
+        endpoint_url: str | None = None,
+        prefix: str = "",
+        session: boto3.Session | None = None,
+    ) -> None:
+        """``session`` carries credentials that are not in the environment (default: boto3's
+        own chain: the environment, ~/.aws, the instance's role)."""
         self.bucket, self.prefix = bucket, prefix.strip("/")
         cfg = BotoConfig(
             retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60
         )
-        self.s3: Any = boto3.client("s3", endpoint_url=endpoint_url, config=cfg)
+        self.s3: Any = (session or boto3).client("s3", endpoint_url=endpoint_url, config=cfg)
 
     def _key(self, key: str) -> str:
         key = _safe_key(key)
@@ -210,9 +218,13 @@ def _s3_error(exc: Exception, what: str) -> Unavailable | NotFound:
 
 
 def blob_store_for(
-    bucket: str | None, endpoint_url: str | None, prefix: str, data_dir: Path
+    bucket: str | None,
+    endpoint_url: str | None,
+    prefix: str,
+    data_dir: Path,
+    session: boto3.Session | None = None,
 ) -> BlobStore:
     """S3 when a bucket is configured, else the local folder below data_dir."""
     if bucket:
-        return S3BlobStore(bucket, endpoint_url, prefix)
+        return S3BlobStore(bucket, endpoint_url, prefix, session)
     return LocalBlobStore(data_dir / "blobs")

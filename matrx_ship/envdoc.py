@@ -15,6 +15,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "env.md"
 # one settings model per deployable (imported by name: the library imports no deployable)
 MODELS = [
     "onbox_agent.settings:AgentSettings",
+    "onbox_agent.settings:RestoreStoreSettings",
     "dashboard.settings:ConsoleSettings",
     "lambdas.health_probe.settings:ProbeSettings",
     "lambdas.backup_check.settings:BackupCheckSettings",

@@ -43,14 +43,14 @@ from docker.errors import NotFound as DockerNotFound
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 from pydantic_core import to_jsonable_python
-from sqlalchemy import MetaData, Table, inspect, select
+from sqlalchemy import MetaData, Table, func, inspect, select
 
 from matrx_ship.blobs import BlobInfo, Readable
 from matrx_ship.errors import Conflict, InvalidInput, MatrxError, Unavailable
 from matrx_ship.models import AuditEvent, ServiceSpec
 from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.store import utcnow
-from matrx_ship.store.tables import ServiceRow
+from matrx_ship.store.tables import ServiceRow, TokenRow
 from onbox_agent import databases, engine
 from onbox_agent.archive import GzipReader, gunzip_chunks
 from onbox_agent.jobs import JobContext
@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 # ``setting`` reads the field as soon as it exists.
 DEFAULTS: dict[str, float] = {
     "backup_interval_hours": 24.0,
+    "system_backup_interval_hours": 24.0,
     "backup_keep_last": 7,
     "backup_keep_daily": 7,
     "backup_keep_weekly": 4,
@@ -353,7 +354,7 @@ def start_backup(
     return {**job, "backup_id": backup_id}
 
 
-def start_system_backup(rt: Runtime, actor: str) -> dict[str, Any]:
+def start_system_backup(rt: Runtime, actor: str, trigger: str = "manual") -> dict[str, Any]:
     """Start a backup of the state store's tables and Traefik's dynamic config."""
     rt.locks.acquire(SYSTEM_LOCK, actor, "system backup")
     backup_id = _new_id()
@@ -362,7 +363,7 @@ def start_system_backup(rt: Runtime, actor: str) -> dict[str, Any]:
             id=backup_id,
             kind="system",
             service=None,
-            trigger="manual",
+            trigger=trigger,
             actor=actor,
             prefix=f"system-backups/{_stamp(utcnow())}-{backup_id}/",
         )
@@ -370,7 +371,7 @@ def start_system_backup(rt: Runtime, actor: str) -> dict[str, Any]:
             "system-backup",
             None,
             actor,
-            {"backup_id": backup_id},
+            {"backup_id": backup_id, "trigger": trigger},
             lambda ctx: run_system_backup(rt, ctx, backup_id),
             on_end=lambda: rt.locks.release(SYSTEM_LOCK),
         )
@@ -576,6 +577,7 @@ class PartWriter:
             **about,
             "id": self.backup["id"],
             "created_at": self.backup["created_at"].isoformat(),
+            "finished_at": utcnow().isoformat(),
             "host_prefix": getattr(self.rt.settings, "s3_prefix", ""),
             "parts": self.parts,
         }
@@ -1078,12 +1080,13 @@ def _drain(sock: Any, out: list[bytes]) -> None:
 # --- retention and schedule ---------------------------------------------------------------
 
 
-def prune(rt: Runtime, service: str, now: datetime | None = None) -> list[str]:
-    """Delete the backups retention does not keep (objects first, then mark the rows)."""
-    rows = catalog(rt).find(service=service, kind="service", status="succeeded", limit=10_000)
-    refs = [BackupRef(r["id"], r["created_at"], _good(r)) for r in rows]
+def prune(rt: Runtime, service: str | None, now: datetime | None = None) -> list[str]:
+    """Delete the backups retention does not keep (the row marked first, then the objects):
+    a service's, or with ``service`` None the system backups."""
+    kind = "service" if service else "system"
+    rows = catalog(rt).find(service=service, kind=kind, status="succeeded", limit=10_000)
     doomed = plan_prune(
-        refs,
+        backup_refs(rows),
         now or utcnow(),
         int(setting(rt, "backup_keep_last")),
         int(setting(rt, "backup_keep_daily")),
@@ -1097,7 +1100,7 @@ def prune(rt: Runtime, service: str, now: datetime | None = None) -> list[str]:
         if left:
             catalog(rt).update(backup_id, note=f"objects not deleted: {', '.join(left)}"[:2000])
     if doomed:
-        _audit(rt, "backup.prune", service, {"pruned": doomed})
+        _audit(rt, "backup.prune", service or "system", {"pruned": doomed})
     return doomed
 
 
@@ -1117,21 +1120,31 @@ def _good(row: dict[str, Any]) -> bool:
     return row["status"] == "succeeded" and verification.get("ok", True) is not False
 
 
+def backup_refs(rows: list[dict[str, Any]]) -> list[BackupRef]:
+    """Catalog rows as retention sees them: a backup whose last verification failed is not
+    good."""
+    return [BackupRef(r["id"], r["created_at"], _good(r)) for r in rows]
+
+
+def last_times(rows: list[dict[str, Any]]) -> tuple[datetime | None, datetime | None]:
+    """Of catalog rows (newest first): when the newest good backup and the newest attempt of
+    any outcome were made; a pruned backup was good."""
+    good = next((r["created_at"] for r in rows if r["status"] in ("succeeded", "pruned")), None)
+    return good, rows[0]["created_at"] if rows else None
+
+
 def due_services(rt: Runtime, now: datetime) -> list[ServiceSpec]:
     """The services whose scheduled backup is due now."""
     with rt.store.session() as s:
         since = {n: c for n, c in s.execute(select(ServiceRow.name, ServiceRow.created_at))}
     out = []
     for spec in rt.specs.list():
-        rows = catalog(rt).find(service=spec.name, kind="service", limit=50)
-        good = next((r["created_at"] for r in rows if r["status"] in ("succeeded", "pruned")), None)
-        created = since.get(spec.name) or now
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
+        good, attempt = last_times(catalog(rt).find(service=spec.name, kind="service", limit=50))
+        created = _aware(since.get(spec.name)) or now
         if is_due(
             now,
             good,
-            rows[0]["created_at"] if rows else None,
+            attempt,
             created,
             setting(rt, "backup_interval_hours"),
             setting(rt, "backup_retry_hours"),
@@ -1140,10 +1153,31 @@ def due_services(rt: Runtime, now: datetime) -> list[ServiceSpec]:
     return out
 
 
+def system_backup_due(rt: Runtime, now: datetime) -> bool:
+    """Whether the scheduled system backup is due: the same rule as a service's, counted from
+    when the store was set up (its oldest token, the bootstrap admin's) until the first."""
+    good, attempt = last_times(catalog(rt).find(kind="system", limit=50))
+    with rt.store.session() as s:
+        since = _aware(s.scalar(select(func.min(TokenRow.created_at)))) or now
+    return is_due(
+        now,
+        good,
+        attempt,
+        since,
+        setting(rt, "system_backup_interval_hours"),
+        setting(rt, "backup_retry_hours"),
+    )
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def run_schedule(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
-    """One pass of the scheduler: start due backups, prune every service's old ones."""
+    """One pass of the scheduler: start due backups, prune every service's old ones, then the
+    same for the system backup (``system``: the id it started, busy, what it pruned)."""
     now = now or utcnow()
-    started, busy, pruned = [], [], {}
+    started, busy = [], []
     for spec in due_services(rt, now):
         try:
             job = start_backup(rt, spec, "scheduler", "scheduled")
@@ -1152,18 +1186,39 @@ def run_schedule(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
             continue
         started.append(job["backup_id"])
         _audit(rt, "backup.scheduled", spec.name, {"job": job["id"], "backup": job["backup_id"]})
+    pruned = {}
     for spec in rt.specs.list():
-        try:
-            with rt.locks.hold(f"{spec.name}:backup", "scheduler", "prune"):
-                gone = prune(rt, spec.name, now)
-        except Conflict:
-            continue  # a backup, restore or verify runs: prune on the next pass
-        except MatrxError as exc:
-            log.warning("pruning the backups of %s failed: %s", spec.name, exc.message)
-            continue
+        gone = _prune_held(rt, f"{spec.name}:backup", spec.name, now)
         if gone:
             pruned[spec.name] = gone
-    return {"started": started, "busy": busy, "pruned": pruned}
+    return {"started": started, "busy": busy, "pruned": pruned, "system": _system_pass(rt, now)}
+
+
+def _system_pass(rt: Runtime, now: datetime) -> dict[str, Any]:
+    out: dict[str, Any] = {"started": None, "busy": False, "pruned": []}
+    if system_backup_due(rt, now):
+        try:
+            job = start_system_backup(rt, "scheduler", "scheduled")
+        except Conflict:
+            out["busy"] = True
+        else:
+            out["started"] = job["backup_id"]
+            _audit(rt, "backup.scheduled", "system", {"job": job["id"], "backup": job["backup_id"]})
+    out["pruned"] = _prune_held(rt, SYSTEM_LOCK, None, now)
+    return out
+
+
+def _prune_held(rt: Runtime, lock: str, service: str | None, now: datetime) -> list[str]:
+    """Prune under the backup lock; nothing while a backup, restore or verify holds it (the
+    next pass prunes)."""
+    try:
+        with rt.locks.hold(lock, "scheduler", "prune"):
+            return prune(rt, service, now)
+    except Conflict:
+        return []
+    except MatrxError as exc:
+        log.warning("pruning the backups of %s failed: %s", service or "system", exc.message)
+        return []
 
 
 def _audit(rt: Runtime, action: str, target: str, detail: dict[str, Any]) -> None:

@@ -6,10 +6,11 @@ model and the other deployables' (``python -m matrx_ship.envdoc``) so it cannot 
 
 from __future__ import annotations
 
+import copy
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -137,6 +138,12 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_BACKUP_INTERVAL_HOURS",
         description="Hours between scheduled backups of each service (0: no schedule).",
     )
+    system_backup_interval_hours: float = Field(
+        24.0,
+        ge=0,
+        validation_alias="MATRX_SYSTEM_BACKUP_INTERVAL_HOURS",
+        description="Hours between scheduled system backups (state store, Traefik); 0: none.",
+    )
     backup_keep_last: int = Field(
         7, ge=1, validation_alias="MATRX_BACKUP_KEEP_LAST", description="Backups kept: last N."
     )
@@ -193,3 +200,37 @@ class AgentSettings(BaseSettings):
 def get_settings() -> AgentSettings:
     """The agent's settings, read once from the environment."""
     return AgentSettings()  # type: ignore[call-arg]
+
+
+def _agent_field(name: str) -> Any:
+    """The agent's own field: the same variable, default and description."""
+    return copy.copy(AgentSettings.model_fields[name])
+
+
+class RestoreStoreSettings(BaseSettings):
+    """Settings of ``python -m onbox_agent.restore_store``: where the system backups are."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = _agent_field("data_dir")
+    s3_bucket: str | None = _agent_field("s3_bucket")
+    s3_endpoint_url: str | None = _agent_field("s3_endpoint_url")
+    s3_prefix: str = _agent_field("s3_prefix")
+    aws_access_key_id: str | None = Field(
+        None,
+        validation_alias="AWS_ACCESS_KEY_ID",
+        description="The agent's AWS key (unset: boto3's chain: environment, ~/.aws, role).",
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias="AWS_SECRET_ACCESS_KEY", description="Its secret."
+    )
+    aws_region: str | None = Field(
+        None,
+        validation_alias="AWS_REGION",
+        description="The bucket's region (unset: AWS_DEFAULT_REGION, ~/.aws).",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        validation_alias="MATRX_MASTER_KEY",
+        description="The lost host's key: must open the backup's secrets (unset: not checked).",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import Connection, create_engine, event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,12 +86,13 @@ class Store:
             )
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
-    def migrate(self) -> None:
-        """Apply every migration the schema does not have yet."""
+    def migrate(self, conn: Connection | None = None) -> None:
+        """Apply every migration the schema does not have yet; inside ``conn``'s transaction
+        when given (PostgreSQL rolls the schema back with the caller's own work)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
+        with nullcontext(conn) if conn is not None else self.engine.begin() as c:
+            cfg.attributes["connection"] = c
             command.upgrade(cfg, "head")
 
     def ping(self) -> None:

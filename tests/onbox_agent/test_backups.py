@@ -29,12 +29,14 @@ from onbox_agent.backups import (
     BackupRef,
     PartRef,
     Step,
+    backup_refs,
     is_due,
+    last_times,
     plan_backup,
     plan_prune,
     plan_restore,
 )
-from tests.harness import RunningAgent, agent_settings, app_spec, engines
+from tests.harness import RunningAgent, agent_settings, app_spec, engines, wait_for
 
 DATABASES = (
     "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE NOT datistemplate"
@@ -140,6 +142,23 @@ def test_a_scheduled_backup_is_due_after_the_interval_and_retries_later() -> Non
     assert is_due(failed + timedelta(hours=1), None, failed, made, 24, 1)
     assert not is_due(NOW, at(28, 1), at(28, 1), made, interval_h=24, retry_h=1)
     assert not is_due(NOW, None, None, at(1), interval_h=0, retry_h=1)
+
+
+def row(backup_id: str, day: int, status: str = "succeeded", **kw: Any) -> dict[str, Any]:
+    return {"id": backup_id, "created_at": at(day), "status": status, **kw}
+
+
+def test_the_due_rule_counts_from_the_newest_good_backup_and_the_newest_attempt() -> None:
+    rows = [row("f", 28, "failed"), row("p", 27, "pruned"), row("s", 26)]
+    assert last_times(rows) == (at(27), at(28))
+    assert last_times([row("f", 28, "failed"), row("i", 27, "interrupted")]) == (None, at(28))
+    assert last_times([]) == (None, None)
+
+
+def test_retention_treats_a_backup_that_failed_verification_as_not_good() -> None:
+    rows = [row("b", 28, verification={"ok": False}), row("a", 27, verification={"ok": True})]
+    assert backup_refs(rows) == [BackupRef("b", at(28), False), BackupRef("a", at(27), True)]
+    assert plan_prune(backup_refs(rows), NOW, last=1, daily=0, weekly=0) == ["b"]
 
 
 # --- fixtures over the real engines -------------------------------------------------------
@@ -675,3 +694,53 @@ def test_a_backup_of_an_emptied_database_is_listed_as_not_trusted(
     listed = {b["id"]: b["suspect"] for b in found}
     assert listed[good["id"]] is None
     assert listed[empty["id"]] == f"its database holds 2 rows, fewer than the 52 of {good['id']}"
+
+
+def test_the_schedule_starts_a_system_backup_when_due_and_not_while_a_fresh_one_exists(
+    agent: RunningAgent, admin: AgentClient
+) -> None:
+    rt = agent.runtime
+    wait_for(
+        lambda: not backups.catalog(rt).find(kind="system", status="running"),
+        120,
+        "no system backup running",
+    )
+    soon = backups.run_schedule(rt, datetime.now(UTC) + timedelta(hours=1))["system"]
+    assert soon["started"] is None and soon["busy"] is False
+    due = backups.run_schedule(rt, datetime.now(UTC) + timedelta(hours=25))["system"]
+    assert due["started"] is not None
+    started = admin.request("GET", f"/v1/backups/{due['started']}")
+    job = admin.wait_job(started["job_id"], 120)
+    assert job["status"] == "succeeded" and job["actor"] == "scheduler" and job["service"] is None
+    done = admin.request("GET", f"/v1/backups/{due['started']}")
+    assert done["kind"] == "system" and done["trigger"] == "scheduled"
+    assert done["status"] == "succeeded" and {p["kind"] for p in done["parts"]} >= {"table"}
+    fresh = backups.run_schedule(rt)["system"]  # now: the new one is minutes old
+    assert fresh["started"] is None and fresh["busy"] is False
+    audit = admin.audit(actor="scheduler", target="system", action="backup.scheduled")
+    assert [e["detail"]["backup"] for e in audit["events"]].count(due["started"]) == 1
+
+
+def test_system_backups_are_pruned_with_the_service_retention(
+    agent: RunningAgent, admin: AgentClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = []
+    for _ in range(3):
+        wait_for(
+            lambda: not backups.catalog(agent.runtime).find(kind="system", status="running"),
+            120,
+            "no system backup running",
+        )
+        job = admin.request("POST", "/v1/system/backups")
+        assert admin.wait_job(job["id"], 120)["status"] == "succeeded"
+        made.append(job["backup_id"])
+    monkeypatch.setattr(agent.runtime.settings, "backup_keep_last", 1)
+    monkeypatch.setattr(agent.runtime.settings, "backup_keep_daily", 0)
+    monkeypatch.setattr(agent.runtime.settings, "backup_keep_weekly", 0)
+    pruned = backups.run_schedule(agent.runtime)["system"]["pruned"]
+    assert made[:2] == [b for b in pruned if b in made]
+    listed = {b["id"]: b["status"] for b in admin.request("GET", "/v1/system/backups")}
+    assert [listed[b] for b in made] == ["pruned", "pruned", "succeeded"]
+    gone = admin.request("GET", f"/v1/backups/{made[0]}")
+    assert agent.runtime.blobs.list(gone["prefix"]) == []
+    assert admin.audit(actor="scheduler", target="system", action="backup.prune")["events"]
