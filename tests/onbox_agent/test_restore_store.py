@@ -304,7 +304,7 @@ def check_the_restored_agent(restored: RunningAgent, name: str, was: dict[str, A
         assert row["status"] == "succeeded" and row["sha256"] == was["backup"]["sha256"]
     token_name, operator = was["operator"]
     with restored.client(operator) as op:
-        assert op.whoami()["name"] == token_name
+        assert op.whoami().name == token_name
 
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
