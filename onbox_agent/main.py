@@ -26,6 +26,7 @@ from onbox_agent.routes import (
     host,
     jobs,
     lifecycle,
+    localstate,
     logs,
     releases,
     services,
@@ -129,6 +130,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         databases,
         backups,
         system,
+        localstate,
     ):
         app.include_router(module.router)
     app.include_router(health.open_router)

@@ -1,0 +1,154 @@
+"""The local-state classifier: observed facts in, what exists only on this host out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from onbox_agent.localstate import (
+    ContainerFacts,
+    Facts,
+    Item,
+    ServiceFacts,
+    Volume,
+    classify,
+)
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+MADE = NOW - timedelta(days=3)
+SHOP_ACTION = (
+    'On the console\'s Backups page of shop, press "Back up now…" (POST /v1/services/shop/backups).'
+)
+
+
+def facts(**kw: object) -> Facts:
+    return Facts(now=NOW, rpo_hours=24.0, data_dir="/var/lib/matrx", **kw)  # type: ignore[arg-type]
+
+
+def shop(**kw: object) -> ServiceFacts:
+    values: dict[str, object] = {
+        "name": "shop",
+        "created_at": MADE,
+        "volumes": (Volume("shop-files", "/srv/files"),),
+        "database": "app",
+    }
+    return ServiceFacts(**{**values, **kw})  # type: ignore[arg-type]
+
+
+def test_a_durable_host_with_fresh_backups_has_nothing_local_only() -> None:
+    fresh = shop(last_backup=NOW - timedelta(hours=23), release="rel_1", release_archived=True)
+    stateless = ServiceFacts(name="web", created_at=MADE)
+    assert classify(facts(services=(fresh, stateless), data_entries=("git", "traefik"))) == []
+
+
+def test_an_empty_host_on_durable_stores_has_nothing_local_only() -> None:
+    assert classify(facts()) == []
+
+
+def test_a_service_never_backed_up_lists_its_database_and_each_volume_since_its_creation() -> None:
+    assert classify(facts(services=(shop(),))) == [
+        Item(
+            "database",
+            "shop/app",
+            "The database of shop exists only in its container's volume: it has never been "
+            "backed up; losing the host loses its rows.",
+            SHOP_ACTION,
+            "backups?service=shop",
+            MADE,
+        ),
+        Item(
+            "volume",
+            "shop/shop-files",
+            "The volume shop-files of shop (/srv/files) exists only on this host: it has never "
+            "been backed up; losing the host loses its files.",
+            SHOP_ACTION,
+            "backups?service=shop",
+            MADE,
+        ),
+    ]
+
+
+def test_a_backup_older_than_the_rpo_is_stale_since_it_aged_out() -> None:
+    old = NOW - timedelta(hours=30)
+    items = classify(facts(services=(shop(database=None, last_backup=old),)))
+    assert [(i.kind, i.since) for i in items] == [("volume", old + timedelta(hours=24))]
+    assert "its newest good backup is 30.0 h old (RPO 24 h)" in items[0].risk
+
+
+def test_traefiks_certificates_and_users_file_are_named_for_what_they_are() -> None:
+    traefik = ServiceFacts(
+        name="traefik-proxy",
+        created_at=MADE,
+        volumes=(
+            Volume("traefik-acme", "/letsencrypt"),
+            Volume("traefik-secrets", "/etc/traefik/secrets"),
+            Volume("traefik-config", "/etc/traefik/repo"),
+        ),
+    )
+    items = classify(facts(services=(traefik,)))
+    assert [(i.kind, i.name) for i in items] == [
+        ("acme_certificates", "traefik-proxy/traefik-acme"),
+        ("traefik_users", "traefik-proxy/traefik-secrets"),
+        ("volume", "traefik-proxy/traefik-config"),
+    ]
+    assert "Let's Encrypt's rate limits" in items[0].risk
+    assert all("POST /v1/services/traefik-proxy/backups" in i.action for i in items)
+
+
+def test_a_live_release_without_an_archive_is_listed_even_when_backed_up() -> None:
+    built = NOW - timedelta(hours=2)
+    service = shop(
+        last_backup=NOW, release="rel_9", release_archived=False, release_created_at=built
+    )
+    items = classify(facts(services=(service,)))
+    assert [(i.kind, i.name, i.page, i.since) for i in items] == [
+        ("release_image", "shop/rel_9", "releases?service=shop", built)
+    ]
+    assert "POST /v1/services/shop/builds" in items[0].action
+
+
+def test_unmanaged_and_orphaned_containers_are_listed() -> None:
+    made = NOW - timedelta(minutes=5)
+    items = classify(
+        facts(
+            unmanaged=(
+                ContainerFacts("hand-made", "nginx:1", made),
+                ContainerFacts("old--g1-ab12", "busybox", None, service="gone"),
+            )
+        )
+    )
+    assert [(i.kind, i.name, i.page, i.since) for i in items] == [
+        ("container", "hand-made", "services", made),
+        ("container", "old--g1-ab12", "services", None),
+    ]
+    assert "not started by the agent" in items[0].risk
+    assert "service gone, which the state store does not hold" in items[1].risk
+    assert "POST /v1/services" in items[0].action
+
+
+def test_embedded_stores_and_a_waiting_outbox_say_how_to_become_durable() -> None:
+    items = classify(facts(outbox=3, embedded_store=True, embedded_blobs=True))
+    assert [(i.kind, i.name, i.page) for i in items] == [
+        ("blob_store", "/var/lib/matrx/blobs", "agent"),
+        ("outbox", "outbox", "agent"),
+        ("state_store", "/var/lib/matrx/state.db", "agent"),
+    ]
+    assert "3 audit event(s)" in items[1].risk
+    assert "SUPABASE_DB_URL" in items[2].action and "MATRX_S3_BUCKET" in items[0].action
+
+
+def test_files_in_the_data_folder_are_listed_unless_caches_derived_or_reported_elsewhere() -> None:
+    entries = ("blobs", "git", "notes.txt", "outbox.db", "state.db", "state.db-wal", "traefik")
+    items = classify(facts(data_entries=entries))
+    assert [(i.kind, i.name) for i in items] == [("file", "/var/lib/matrx/notes.txt")]
+
+
+def test_items_serialise_with_since_only_when_known() -> None:
+    item = Item("outbox", "outbox", "r", "a", "agent")
+    assert item.as_json() == {
+        "kind": "outbox",
+        "name": "outbox",
+        "risk": "r",
+        "action": "a",
+        "page": "agent",
+    }
+    assert Item("container", "c", "r", "a", "services", NOW).as_json()["since"] == NOW.isoformat()
