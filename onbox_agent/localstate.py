@@ -291,7 +291,7 @@ def observe(rt: Runtime, now: datetime | None = None) -> Facts:
 
 def _created(rt: Runtime, specs: list[Any]) -> Iterator[tuple[Any, datetime]]:
     with rt.store.session() as s:
-        when = dict(s.execute(select(ServiceRow.name, ServiceRow.created_at)).tuples())
+        when = {n: c for n, c in s.execute(select(ServiceRow.name, ServiceRow.created_at))}
     for spec in specs:
         created = when.get(spec.name) or datetime.now(UTC)
         yield spec, created if created.tzinfo else created.replace(tzinfo=UTC)

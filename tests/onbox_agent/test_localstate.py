@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import docker
+import httpx
+
+from matrx_ship.client import AgentClient
 from onbox_agent.localstate import (
     ContainerFacts,
     Facts,
@@ -12,6 +17,7 @@ from onbox_agent.localstate import (
     Volume,
     classify,
 )
+from tests.harness import RunningAgent, app_spec
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 MADE = NOW - timedelta(days=3)
@@ -152,3 +158,51 @@ def test_items_serialise_with_since_only_when_known() -> None:
         "page": "agent",
     }
     assert Item("container", "c", "r", "a", "services", NOW).as_json()["since"] == NOW.isoformat()
+
+
+# --- over the real engine -----------------------------------------------------------------
+
+
+def local_state(client: AgentClient) -> dict[str, dict[str, Any]]:
+    body = client.request("GET", "/v1/system/local-state")
+    assert set(body) == {"items", "checked_at"}
+    return {f"{i['kind']}:{i['name']}": i for i in body["items"]}
+
+
+def test_a_volume_without_a_backup_and_a_hand_made_container_are_listed_until_backed_up(
+    agent: RunningAgent,
+    admin: AgentClient,
+    docker_client: docker.DockerClient,
+    app_image: str,
+    svc_name: str,
+) -> None:
+    volume = f"{svc_name}-files"
+    admin.create_service(
+        app_spec(svc_name, app_image, volumes=[{"source": volume, "target": "/srv"}])
+    )
+    stray = docker_client.containers.run(
+        app_image, name=f"{svc_name}-stray", detach=True, init=True
+    )
+    try:
+        before = local_state(admin)
+        item = before[f"volume:{svc_name}/{volume}"]
+        assert "it has never been backed up" in item["risk"]
+        assert f"POST /v1/services/{svc_name}/backups" in item["action"]
+        assert item["page"] == f"backups?service={svc_name}" and item["since"]
+        assert "not started by the agent" in before[f"container:{svc_name}-stray"]["risk"]
+        assert f"blob_store:{agent.settings.data_dir}/blobs" in before  # the test agent's blobs
+        assert not any(k.startswith("state_store:") for k in before)  # its store is PostgreSQL
+
+        job = admin.request("POST", f"/v1/services/{svc_name}/backups")
+        assert admin.wait_job(job["id"], timeout=120)["status"] == "succeeded"
+
+        after = local_state(admin)
+        assert f"volume:{svc_name}/{volume}" not in after
+        assert f"container:{svc_name}-stray" in after
+    finally:
+        stray.remove(force=True)
+
+
+def test_local_state_needs_a_token(agent: RunningAgent) -> None:
+    r = httpx.get(f"{agent.url}/v1/system/local-state")
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized"
