@@ -348,6 +348,10 @@ class AgentClient:
         """Start the reconcile job (admin): the host is made to match the store."""
         return self.request("POST", "/v1/system/reconcile")
 
+    def local_state(self) -> dict[str, Any]:
+        """What exists only on this host (``items``: kind, name, risk, since, action, page)."""
+        return self.request("GET", "/v1/system/local-state")
+
 
 def _drop(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
