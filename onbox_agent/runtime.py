@@ -62,6 +62,7 @@ class Runtime:
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
     backup_scheduler: Stoppable | None = None  # set by the backup schedule when it starts
+    log_shipper: Stoppable | None = None  # set by logship.start_shipper
 
     def find_token(self, token_hash: str) -> TokenInfo | None:
         """The live token with this hash; while the store is away, a token seen before."""

@@ -152,6 +152,19 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_BACKUP_KEEP_WEEKLY",
         description="Also one a week for W weeks.",
     )
+    log_ship_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias="MATRX_LOG_SHIP_SECONDS",
+        description="Seconds between shipments of containers' new log lines to the blob store "
+        "(at most this much log is lost with the host; 0: only when a container is retired).",
+    )
+    log_ship_bytes: int = Field(
+        1_048_576,
+        ge=4096,
+        validation_alias="MATRX_LOG_SHIP_BYTES",
+        description="Largest shipped log chunk (text bytes); more new log is split into chunks.",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")
