@@ -1,19 +1,24 @@
 """Logs of managed containers shipped to the blob store continuously, so a lost host loses
 at most a few seconds of log.
 
-Every ``log_ship_seconds`` a daemon thread reads, for each of the services' containers
-(running or stopped but not yet retired), the lines after the last one already shipped, and
-writes them as gzipped chunks ``logs/<service>/<container>/<first-ts>.log.gz``, each at most
-``log_ship_bytes`` of text and each recorded as a ``log_archives`` row (the format
-``archive_logs`` writes, so history search reads them unchanged). Where a container stands
-is the newest ``last_at`` of its rows in the store, so a restarted agent continues without
-duplicates; a retired container's final archive ships only the rest (``archive_logs``).
+A daemon thread reads, about once a second, each service container's lines after the last
+one it has seen (running containers, and stopped ones not yet retired), and ships what it
+holds for a container every ``log_ship_seconds``, or at once when that reaches
+``log_ship_bytes``. Each chunk is a gzipped object ``logs/<service>/<container>/<first-ts>.log.gz``
+recorded as a ``log_archives`` row (the format ``archive_logs`` writes, so history search
+reads them unchanged). Where a container stands is the newest ``last_at`` of its rows in the
+store, read when the shipper first sees it and again before each shipment, so a restarted
+agent continues without duplicates and nothing a retired container's final archive
+(``archive_logs``) already holds is shipped twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from docker.errors import APIError
@@ -24,46 +29,99 @@ from onbox_agent.archive import SHIP_LOCK, chunk_key, chunked, new_lines, store_
 from onbox_agent.runtime import Runtime
 
 log = logging.getLogger(__name__)
+READ_SECONDS = 1.0  # how often new lines are read (the size threshold is checked as often)
 
 
-def ship_once(rt: Runtime) -> list[str]:
-    """Ship every service container's new lines now; returns the keys written."""
-    containers = rt.docker.containers.list(all=True, filters={"label": f"{engine.MANAGED}=true"})
-    ours = [c for c in containers if c.labels.get(engine.SERVICE)]  # not databases, helpers
-    keys: list[str] = []
-    with SHIP_LOCK:
-        shipped = rt.records.log_shipped_until([str(c.name) for c in ours])
-        for container in ours:
-            keys += _ship(rt, container, shipped.get(str(container.name)))
-    return keys
+def due(size: int, age: float, max_bytes: int, period: float) -> bool:
+    """Whether a container's held lines ship now: the period is over or the size is reached."""
+    return size > 0 and (size >= max_bytes or age >= period)
 
 
-def _ship(rt: Runtime, container: Any, after: str | None) -> list[str]:
-    try:
-        lines = new_lines(container, after)
-    except (APIError, DockerNotFound):  # removed between the listing and the read
-        return []
-    service = container.labels[engine.SERVICE]
-    return [
-        store_lines(
-            container, run, rt.blobs, rt.records, chunk_key(service, container.name, run[0]["ts"])
-        )
-        for run in chunked(lines, int(rt.settings.log_ship_bytes))
-    ]
+@dataclass
+class Held:
+    """What the shipper has read of one container and not shipped yet."""
+
+    after: str | None  # the newest line read (held or shipped)
+    shipped_at: float
+    lines: list[dict[str, str]] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, lines: list[dict[str, str]]) -> None:
+        self.lines += lines
+        self.size += sum(len(r["text"]) + len(r["ts"]) + 8 for r in lines)
+        if lines:
+            self.after = lines[-1]["ts"]
 
 
 class LogShipper:
-    """The thread that calls ``ship_once`` every ``log_ship_seconds`` until stopped."""
+    """Reads new log lines about once a second; ships them per container when due."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, rt: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rt, self.clock = rt, clock
+        self._held: dict[str, Held] = {}
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="log-shipper", daemon=True)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(float(self.rt.settings.log_ship_seconds)):
+    def tick(self, force: bool = False) -> list[str]:
+        """Read every service container's new lines; ship those due (all, with ``force``)."""
+        ours = self._containers()
+        self._forget(set(ours))
+        self._learn([n for n in ours if n not in self._held])
+        keys: list[str] = []
+        for name, container in ours.items():
+            held = self._held[name]
             try:
-                ship_once(self.rt)
+                held.add(new_lines(container, held.after))
+            except (APIError, DockerNotFound):  # removed between the listing and the read
+                continue
+            if force or self._due(held):
+                keys += self._ship(container, held)
+        return keys
+
+    def _containers(self) -> dict[str, Any]:
+        listed = self.rt.docker.containers.list(
+            all=True, filters={"label": f"{engine.MANAGED}=true"}
+        )
+        return {str(c.name): c for c in listed if c.labels.get(engine.SERVICE)}
+
+    def _forget(self, present: set[str]) -> None:
+        """A container gone was retired: its final archive took what was held."""
+        for name in set(self._held) - present:
+            del self._held[name]
+
+    def _learn(self, names: list[str]) -> None:
+        shipped = self.rt.records.log_shipped_until(names)
+        for name in names:
+            self._held[name] = Held(after=shipped.get(name), shipped_at=self.clock())
+
+    def _due(self, held: Held) -> bool:
+        settings = self.rt.settings
+        age = self.clock() - held.shipped_at
+        return due(held.size, age, int(settings.log_ship_bytes), float(settings.log_ship_seconds))
+
+    def _ship(self, container: Any, held: Held) -> list[str]:
+        name, service = str(container.name), container.labels[engine.SERVICE]
+        with SHIP_LOCK:
+            stored = self.rt.records.log_shipped_until([name]).get(name)
+            lines = [r for r in held.lines if stored is None or r["ts"] > stored]
+            keys = [
+                store_lines(
+                    container,
+                    run,
+                    self.rt.blobs,
+                    self.rt.records,
+                    chunk_key(service, name, run[0]["ts"]),
+                )
+                for run in chunked(lines, int(self.rt.settings.log_ship_bytes))
+            ]
+        held.lines, held.size, held.shipped_at = [], 0, self.clock()
+        return keys
+
+    def _loop(self) -> None:
+        read = min(READ_SECONDS, float(self.rt.settings.log_ship_seconds))
+        while not self._stop.wait(read):
+            try:
+                self.tick()
             except Exception:  # a store, blob store or engine hiccup: the next pass catches up
                 log.warning("shipping logs failed; retrying next pass", exc_info=True)
 
@@ -73,6 +131,11 @@ class LogShipper:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def ship_once(rt: Runtime) -> list[str]:
+    """Ship every service container's unshipped lines now, as a freshly started agent would."""
+    return LogShipper(rt).tick(force=True)
 
 
 def start_shipper(rt: Runtime) -> LogShipper:

@@ -163,7 +163,8 @@ class AgentSettings(BaseSettings):
         1_048_576,
         ge=4096,
         validation_alias="MATRX_LOG_SHIP_BYTES",
-        description="Largest shipped log chunk (text bytes); more new log is split into chunks.",
+        description="A container's new log is shipped at once when it reaches this many bytes "
+        "(before the period is over); also the largest chunk.",
     )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 

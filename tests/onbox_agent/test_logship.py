@@ -11,7 +11,7 @@ import pytest
 
 from matrx_ship.client import AgentClient
 from onbox_agent.archive import chunked, read_archived
-from onbox_agent.logship import ship_once
+from onbox_agent.logship import due, ship_once
 from onbox_agent.routes.logs import _once
 from tests.harness import RunningAgent, app_spec, engines, start_agent
 
@@ -28,6 +28,13 @@ def test_new_lines_are_cut_into_chunks_within_the_size_limit() -> None:
     assert [len(run) for run in chunked(lines, 2 * each)] == [2, 2, 1]
     assert [len(run) for run in chunked(lines, 1)] == [1, 1, 1, 1, 1]  # one line at least
     assert list(chunked([], 100)) == []
+
+
+def test_held_lines_ship_when_the_period_is_over_or_the_size_is_reached() -> None:
+    assert not due(0, 60.0, 1000, 5.0)  # nothing held: nothing to ship
+    assert not due(999, 4.9, 1000, 5.0)
+    assert due(1000, 0.1, 1000, 5.0)  # the size threshold does not wait for the period
+    assert due(1, 5.0, 1000, 5.0)
 
 
 def test_history_shows_a_line_of_a_shipped_running_container_once() -> None:
@@ -105,3 +112,30 @@ def test_a_running_containers_log_reaches_the_blob_store_and_survives_its_loss(
     after_loss = [r for r in history(client, svc_name, "tick 2") if r["container"] == second]
     assert [r["text"] for r in after_loss] == ["tick 2"]
     client.close()
+
+
+def test_a_busy_container_ships_at_the_size_threshold_before_the_period_ends(
+    docker_client: docker.DockerClient,
+    postgres: engines.Postgres,
+    app_image: str,
+    svc_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with start_agent(
+        tmp_path_factory.mktemp("busy"),
+        postgres=postgres,
+        log_ship_seconds=600.0,
+        log_ship_bytes=4096,
+    ) as agent:
+        client = agent.client()
+        client.create_service(app_spec(svc_name, app_image, env={"LOG_EVERY": "0.01"}))
+        rows = engines.wait_for(
+            lambda: agent.runtime.records.log_archives(svc_name), 15, "a chunk before 600 s"
+        )
+        assert all(r["key"].startswith(f"logs/{svc_name}/") for r in rows)
+        lines = [ln for r in rows for ln in read_archived(agent.runtime.blobs, r["key"])]
+        assert sum(len(f"{r['ts']} {r['stream']} {r['text']}\n") for r in lines) >= 4096 - 200
+        for r in rows:  # no chunk is larger than the threshold
+            text = read_archived(agent.runtime.blobs, r["key"])
+            assert sum(len(f"{x['ts']} {x['stream']} {x['text']}\n") for x in text) <= 4096
+        client.close()
