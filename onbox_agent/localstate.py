@@ -11,7 +11,8 @@ Kinds of item:
   backup younger than the RPO (the backup interval setting);
 - ``acme_certificates`` / ``traefik_users``: Traefik's certificate store (the volume mounted
   at ``/letsencrypt``) and its admin users file (at ``/etc/traefik/secrets``), the same rule;
-- ``release_image``: a live release whose image was never archived to the blob store;
+- ``release_image``: a live release whose image was never archived to the blob store (or
+  whose archive is gone from it);
 - ``container``: a container the agent does not manage (no label, or a service it lacks);
 - ``outbox``: audit events still in the local outbox, not yet in the state store;
 - ``state_store`` / ``blob_store``: the embedded SQLite file or blob folder;
@@ -309,9 +310,15 @@ def _service_facts(rt: Runtime, spec: Any, created: datetime) -> ServiceFacts:
         database=spec.database.db if spec.database else None,
         last_backup=good["created_at"] if good else None,
         release=release["id"] if release else None,
-        release_archived=bool(release and release.get("archive_key")),
+        release_archived=_archived(rt, release),
         release_created_at=release["created_at"] if release else None,
     )
+
+
+def _archived(rt: Runtime, release: dict[str, Any] | None) -> bool:
+    """Whether the live release's image archive is recorded and still in the blob store."""
+    key = release.get("archive_key") if release else None
+    return release is None or (bool(key) and rt.blobs.exists(str(key)))
 
 
 def _good(row: dict[str, Any]) -> bool:

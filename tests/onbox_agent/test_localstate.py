@@ -206,3 +206,20 @@ def test_a_volume_without_a_backup_and_a_hand_made_container_are_listed_until_ba
 def test_local_state_needs_a_token(agent: RunningAgent) -> None:
     r = httpx.get(f"{agent.url}/v1/system/local-state")
     assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+
+
+def test_a_live_release_whose_archive_is_gone_is_listed(
+    agent: RunningAgent, admin: AgentClient, app_image: str, svc_name: str
+) -> None:
+    admin.create_service(app_spec(svc_name, app_image))
+    job = admin.wait_job(admin.register_image(svc_name, app_image)["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    release = job["result"]["release"]
+    done = admin.wait_job(admin.deploy(svc_name, release["id"])["id"], timeout=120)
+    assert done["status"] == "succeeded", done
+    assert f"release_image:{svc_name}/{release['id']}" not in local_state(admin)
+
+    agent.runtime.blobs.delete(release["archive_key"])  # the bucket lost it
+    item = local_state(admin)[f"release_image:{svc_name}/{release['id']}"]
+    assert item["page"] == f"releases?service={svc_name}"
+    assert f"POST /v1/services/{svc_name}/builds" in item["action"]
