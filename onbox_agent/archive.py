@@ -7,7 +7,7 @@ import heapq
 import logging
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -140,18 +140,20 @@ def chunk_key(service: str, container: str, first_ts: str) -> str:
 
 
 def store_lines(
-    container: Container,
+    name: str,
+    labels: Mapping[str, str],
     lines: list[dict[str, str]],
     blobs: BlobStore,
     records: Records,
     key: str,
 ) -> str:
-    """One gzipped object of log lines and its ``log_archives`` row (what history reads)."""
+    """One gzipped object of a container's log lines and its ``log_archives`` row (what
+    history search reads); ``labels`` say the service and the release."""
     info = blobs.put(key, GzipReader([b"".join(_text(r) for r in lines)]))
     records.add_log_archive(
-        service=container.labels.get(SERVICE, "unknown"),
-        container=str(container.name),
-        release=container.labels.get(RELEASE) or None,
+        service=labels.get(SERVICE, "unknown"),
+        container=name,
+        release=labels.get(RELEASE) or None,
         first_at=lines[0]["ts"],
         last_at=lines[-1]["ts"],
         key=key,
@@ -181,7 +183,7 @@ def archive_logs(container: Container, blobs: BlobStore, records: Records) -> st
             key = f"logs/{service}/{container.name}.log.gz"
         else:
             key = chunk_key(service, str(container.name), lines[0]["ts"])
-        return store_lines(container, lines, blobs, records, key)
+        return store_lines(str(container.name), container.labels, lines, blobs, records, key)
 
 
 def read_archived(blobs: BlobStore, key: str) -> list[dict[str, str]]:

@@ -75,14 +75,19 @@ class LogShipper:
             except (APIError, DockerNotFound):  # removed between the listing and the read
                 continue
             if force or self._due(held):
-                keys += self._ship(container, held)
+                keys += self._ship(name, container.attrs["Labels"], held)
         return keys
 
     def _containers(self) -> dict[str, Any]:
+        """The services' containers by name (a sparse list: no inspect per container)."""
         listed = self.rt.docker.containers.list(
-            all=True, filters={"label": f"{engine.MANAGED}=true"}
+            all=True, sparse=True, filters={"label": f"{engine.MANAGED}=true"}
         )
-        return {str(c.name): c for c in listed if c.labels.get(engine.SERVICE)}
+        return {
+            str(c.attrs["Names"][0]).lstrip("/"): c
+            for c in listed
+            if (c.attrs.get("Labels") or {}).get(engine.SERVICE)
+        }
 
     def _forget(self, present: set[str]) -> None:
         """A container gone was retired: its final archive took what was held."""
@@ -99,14 +104,15 @@ class LogShipper:
         age = self.clock() - held.shipped_at
         return due(held.size, age, int(settings.log_ship_bytes), float(settings.log_ship_seconds))
 
-    def _ship(self, container: Any, held: Held) -> list[str]:
-        name, service = str(container.name), container.labels[engine.SERVICE]
+    def _ship(self, name: str, labels: dict[str, str], held: Held) -> list[str]:
+        service = labels[engine.SERVICE]
         with SHIP_LOCK:
             stored = self.rt.records.log_shipped_until([name]).get(name)
             lines = [r for r in held.lines if stored is None or r["ts"] > stored]
             keys = [
                 store_lines(
-                    container,
+                    name,
+                    labels,
                     run,
                     self.rt.blobs,
                     self.rt.records,
