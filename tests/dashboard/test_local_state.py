@@ -38,14 +38,14 @@ def test_an_empty_list_is_said_in_green() -> None:
         "Nothing exists only on this host: every volume, database, image and record is kept "
         "off the host."
     ]
-    assert not at.dataframe and not at.error
+    assert not at.table and not at.error
 
 
 def test_each_item_is_a_row_with_its_risk_and_action() -> None:
     at = shown({"items": [ITEM], "checked_at": "2026-12-03T10:00:00+00:00"})
     assert not at.success
     assert "1 thing(s) exist only on this host" in at.error[0].value
-    rows = at.dataframe[0].value.to_dict("records")
+    rows = at.table[0].value.to_dict("records")
     assert rows == [
         {
             "what": "volume",
@@ -70,7 +70,7 @@ def test_the_page_lists_what_the_agent_finds_with_the_fix_per_row(
     try:
         at = open_page(console, "local_state")
         assert "Local-only state" in texts(at)
-        rows = {r["name"]: r for r in at.dataframe[0].value.to_dict("records")}
+        rows = {r["name"]: r for r in at.table[0].value.to_dict("records")}
         assert rows[f"{fleet.app}-stray"]["what"] == "container"
         assert "POST /v1/services" in rows[f"{fleet.app}-stray"]["action"]
         blobs = rows[f"{agent.settings.data_dir}/blobs"]

@@ -40,7 +40,7 @@ def show(body: Mapping[str, Any], pages: Mapping[str, Any]) -> None:
         f"**{len(items)} thing(s) exist only on this host** and are lost with it.",
         icon=":material/warning:",
     )
-    st.dataframe([row(i) for i in items], hide_index=True)
+    st.table([row(i) for i in items], hide_index=True)  # a table wraps the long sentences
     _links(items, pages)
 
 
