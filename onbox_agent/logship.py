@@ -1,15 +1,16 @@
 """Logs of managed containers shipped to the blob store continuously, so a lost host loses
 at most a few seconds of log.
 
-A daemon thread reads, about once a second, each service container's lines after the last
-one it has seen (running containers, and stopped ones not yet retired), and ships what it
-holds for a container every ``log_ship_seconds``, or at once when that reaches
-``log_ship_bytes``. Each chunk is a gzipped object ``logs/<service>/<container>/<first-ts>.log.gz``
-recorded as a ``log_archives`` row (the format ``archive_logs`` writes, so history search
-reads them unchanged). Where a container stands is the newest ``last_at`` of its rows in the
-store, read when the shipper first sees it and again before each shipment, so a restarted
-agent continues without duplicates and nothing a retired container's final archive
-(``archive_logs``) already holds is shipped twice.
+A daemon thread reads, about once a second, the lines after the last one it has seen of
+each container of the stored services (running, and stopped ones not yet retired; not the
+dedicated databases), and ships what it holds for a container every ``log_ship_seconds``,
+or at once when that reaches ``log_ship_bytes``. Each chunk is a gzipped object
+``logs/<service>/<container>/<first-ts>.log.gz`` recorded as a ``log_archives`` row (the
+format ``archive_logs`` writes, so history search reads them unchanged). Where a container
+stands is the newest ``last_at`` of its rows in the store, read when the shipper first sees
+it and again before each shipment, so a restarted agent continues without duplicates and
+nothing a retired container's final archive (``archive_logs``) already holds is shipped
+twice.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 
 from docker.errors import APIError
 from docker.errors import NotFound as DockerNotFound
+from sqlalchemy import select
 
+from matrx_ship.store.tables import ServiceRow
 from onbox_agent import engine
 from onbox_agent.archive import SHIP_LOCK, chunk_key, chunked, new_lines, store_lines
 from onbox_agent.runtime import Runtime
@@ -79,14 +82,16 @@ class LogShipper:
         return keys
 
     def _containers(self) -> dict[str, Any]:
-        """The services' containers by name (a sparse list: no inspect per container)."""
+        """The stored services' containers by name (a sparse list: no inspect per container)."""
+        with self.rt.store.session() as s:
+            services = set(s.scalars(select(ServiceRow.name)))
         listed = self.rt.docker.containers.list(
             all=True, sparse=True, filters={"label": f"{engine.MANAGED}=true"}
         )
         return {
             str(c.attrs["Names"][0]).lstrip("/"): c
             for c in listed
-            if (c.attrs.get("Labels") or {}).get(engine.SERVICE)
+            if (c.attrs.get("Labels") or {}).get(engine.SERVICE) in services
         }
 
     def _forget(self, present: set[str]) -> None:
