@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import get_args
 
+from pydantic import SecretStr
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
@@ -50,11 +52,35 @@ def render() -> str:
     ]
     for model in models():
         lines += ["", f"## {model.__name__}", "", (model.__doc__ or "").strip(), ""]
-        lines += ["| variable | default | meaning |", "|---|---|---|"]
+        lines += ["| variable | default | secret | meaning |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
             var = field.validation_alias or name
-            lines.append(f"| `{var}` | {_default(field)} | {field.description or ''} |")
-    return "\n".join(lines) + "\n"
+            secret = "yes" if _is_secret(field.annotation) else ""
+            lines.append(f"| `{var}` | {_default(field)} | {secret} | {field.description or ''} |")
+    return "\n".join(lines + _env_file_section()) + "\n"
+
+
+def _is_secret(annotation: object) -> bool:
+    """SecretStr, alone or in a union (``SecretStr | None``)."""
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def _env_file_section() -> list[str]:
+    from matrx_ship.bootcheck import ENV_FILE
+
+    lines = [
+        "",
+        "## bootstrap.sh's env file",
+        "",
+        "Only what cannot live in the state store (`matrx_ship.bootcheck.ENV_FILE`); the agent "
+        "reads the same file. Secret values are never logged; keep the file mode 600. The "
+        "test and trial knobs are in docs/bootstrap.md.",
+        "",
+        "| variable | secret | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{n}` | {'yes' if secret else ''} | {what} |" for n, secret, what in ENV_FILE]
+    return lines
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ def main() -> None:
     )
     for warning in settings.embedded:
         logging.getLogger("onbox_agent").warning("NOT DURABLE: %s", warning)
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    app = create_app(settings)
+    uvicorn.Server(server_config(app, app.state.runtime.settings)).run()
 
 
 def server_config(app: FastAPI, settings: AgentSettings) -> uvicorn.Config:

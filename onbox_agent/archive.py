@@ -18,7 +18,7 @@ from docker.models.containers import Container
 
 from matrx_ship.blobs import BlobStore
 from matrx_ship.errors import NotFound
-from matrx_ship.store.records import Records
+from matrx_ship.store.records import Records, ReleaseUpdate
 from onbox_agent.engine import RELEASE, SERVICE
 from onbox_agent.logs import parse_line
 
@@ -58,7 +58,7 @@ def gunzip_chunks(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
 
 def archive_image(
     client: docker.DockerClient, blobs: BlobStore, image: str, key: str
-) -> dict[str, Any]:
+) -> ReleaseUpdate:
     """``docker save`` of an image, gzipped and streamed into the blob store."""
     info = blobs.put(key, GzipReader(client.images.get(image).save(named=True)))
     return {"archive_key": key, "archive_sha256": info.sha256, "archive_size": info.size}

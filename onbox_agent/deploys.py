@@ -20,11 +20,11 @@ from matrx_ship.errors import Conflict, InvalidInput, MatrxError, NotFound
 from matrx_ship.models import ServiceSpec
 from matrx_ship.store.store import utcnow
 from onbox_agent import archive, engine
+from onbox_agent.executor import Outcome, Target
 from onbox_agent.jobs import JobContext
 from onbox_agent.locks import locked_job, service_key
 from onbox_agent.releases import live_release
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import Outcome, Target
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ Kinds of item:
 - ``release_image``: a live release whose image was never archived to the blob store (or
   whose archive is gone from it);
 - ``container``: a container the agent does not manage (no label, or a service it lacks);
-- ``outbox``: audit events still in the local outbox, not yet in the state store;
+- ``outbox`` / ``outbox_set_aside``: records still in the local outbox, not yet in the state
+  store, and those the store refused (set aside with their reason);
 - ``state_store`` / ``blob_store``: the embedded SQLite file or blob folder;
 - ``file``: anything else under the data folder that is not a cache or derived state.
 """
@@ -88,6 +89,8 @@ class Facts:
     services: tuple[ServiceFacts, ...] = ()
     unmanaged: tuple[ContainerFacts, ...] = ()
     outbox: int = 0
+    set_aside: int = 0  # outbox records the store refused, kept aside with their reason
+    set_aside_since: datetime | None = None
     embedded_store: bool = False
     embedded_blobs: bool = False
     data_dir: str = ""
@@ -230,6 +233,17 @@ def _store_items(facts: Facts) -> Iterator[Item]:
             "/readyz): the agent writes the outbox to it within a second, in order.",
             "agent",
         )
+    if facts.set_aside:
+        yield Item(
+            "outbox_set_aside",
+            "outbox",
+            f"{facts.set_aside} record(s) the state store refused are set aside in the local "
+            "outbox: they are in no store, and are lost with the host.",
+            "Read why on the console's Agent page, fix the cause, then press \"Retry the "
+            'set-aside records" (POST /v1/system/outbox/retry).',
+            "agent",
+            facts.set_aside_since,
+        )
     if facts.embedded_store:
         yield Item(
             "state_store",
@@ -277,12 +291,15 @@ def observe(rt: Runtime, now: datetime | None = None) -> Facts:
     containers = rt.docker.containers.list(all=True, sparse=True)
     names = {s.name for s in specs}
     interval = float(rt.settings.backup_interval_hours)
+    aside = rt.outbox.set_aside()
     return Facts(
         now=now or datetime.now(UTC),
         rpo_hours=interval if interval > 0 else 24.0,
         services=tuple(_service_facts(rt, spec, created) for spec, created in _created(rt, specs)),
         unmanaged=tuple(_unmanaged(containers, names)),
         outbox=len(rt.outbox),
+        set_aside=len(aside),
+        set_aside_since=datetime.fromtimestamp(aside[0]["at"], UTC) if aside else None,
         embedded_store=rt.settings.database_url is None,
         embedded_blobs=rt.settings.s3_bucket is None,
         data_dir=str(rt.settings.data_dir),

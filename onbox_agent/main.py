@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -90,6 +90,7 @@ def _rewrite_routes(rt: Runtime) -> None:
 def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastAPI:
     """The agent app; ``runtime`` may be given by tests that built one themselves."""
     rt = runtime or build_runtime(settings)
+    settings = rt.settings  # with the host's settings from the store
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -119,7 +120,13 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
     app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
-    for module in (
+    include_routes(app)
+    return app
+
+
+def routers() -> list[APIRouter]:
+    """Every router of the agent, HTTP and websocket (the OpenAPI document needs nothing else)."""
+    modules = (
         health,
         tokens,
         audit,
@@ -134,12 +141,18 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         backups,
         system,
         localstate,
-    ):
-        app.include_router(module.router)
-    app.include_router(health.open_router)
-    app.include_router(tokens.whoami_router)
-    app.include_router(logs.ws_router)
-    app.include_router(exec.router)
-    app.include_router(exec.ws_router)
-    app.include_router(jobs.ws_router)
-    return app
+    )
+    return [
+        *(module.router for module in modules),
+        health.open_router,
+        tokens.whoami_router,
+        logs.ws_router,
+        exec.router,
+        exec.ws_router,
+        jobs.ws_router,
+    ]
+
+
+def include_routes(app: FastAPI) -> None:
+    for router in routers():
+        app.include_router(router)

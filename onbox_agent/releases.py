@@ -14,12 +14,13 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from docker.errors import APIError, BuildError, ImageNotFound
 
 from matrx_ship.errors import InvalidInput, NotFound
 from matrx_ship.models import ServiceSpec
+from matrx_ship.store.records import ReleaseUpdate
 from matrx_ship.store.store import utcnow
 from onbox_agent import archive, engine
 from onbox_agent.gitrepo import GitRepo
@@ -154,11 +155,16 @@ def _stream_build(
 
 
 def _finish_log(
-    rt: Runtime, spec: ServiceSpec, release_id: str, lines: list[str], **values: Any
+    rt: Runtime,
+    spec: ServiceSpec,
+    release_id: str,
+    lines: list[str],
+    **values: Unpack[ReleaseUpdate],
 ) -> None:
     key = f"builds/{spec.name}/{release_id}.log"
     rt.blobs.put(key, io.BytesIO(("\n".join(lines) + "\n").encode()))
-    rt.records.update_release(release_id, build_log_key=key, finished_at=utcnow(), **values)
+    values["build_log_key"], values["finished_at"] = key, utcnow()
+    rt.records.update_release(release_id, **values)
 
 
 def register_image(

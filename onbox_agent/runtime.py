@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,20 +23,26 @@ from matrx_ship.models import AuditEvent, Scope, ServiceSpec, TokenInfo
 from matrx_ship.outbox import Outbox
 from matrx_ship.store import Store
 from matrx_ship.store.backuptables import BackupCatalog
+from matrx_ship.store.canary import ensure_canary
 from matrx_ship.store.records import Records
+from matrx_ship.store.store import unreachable
 from onbox_agent import routing
 from onbox_agent.archive import archive_logs
 from onbox_agent.databases import Databases
 from onbox_agent.engine import RELEASE, remove_quietly, running_names_and_labels
+from onbox_agent.executor import Target
+from onbox_agent.hostsettings import apply_stored
 from onbox_agent.jobs import JobRunner
 from onbox_agent.locks import ServiceLocks
 from onbox_agent.monitor import Monitor
 from onbox_agent.reconcile.observe import live_release_id
-from onbox_agent.services import ServiceManager, SpecRepo, Target
+from onbox_agent.services import ServiceManager
 from onbox_agent.settings import AgentSettings
+from onbox_agent.specrepo import SpecRepo
 from onbox_agent.tickets import Tickets
 
 log = logging.getLogger(__name__)
+TOUCH_EVERY_S = 60.0  # a token's last use is recorded at most this often
 
 
 class Stoppable(Protocol):
@@ -58,6 +65,7 @@ class Runtime:
     databases: Databases
     backup_catalog: BackupCatalog
     token_cache: dict[str, TokenInfo] = field(default_factory=dict)
+    touched: dict[str, float] = field(default_factory=dict)  # token name -> last recorded use
     locks: ServiceLocks = field(default_factory=ServiceLocks)
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
@@ -81,7 +89,19 @@ class Runtime:
             self.token_cache.pop(token_hash, None)
         else:
             self.token_cache[token_hash] = found
+            self._touch(found.name)
         return found
+
+    def _touch(self, name: str) -> None:
+        """Record a token's use in the store, at most once a minute per token."""
+        now = time.monotonic()
+        if now - self.touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self.touched[name] = now
+        try:
+            self.store.touch_token(name)
+        except SQLAlchemyError:  # the store went away since the lookup: next minute
+            self.touched.pop(name, None)
 
     def retire(self, container: Container) -> None:
         """Archive a container's logs to the blob store, then remove it."""
@@ -94,16 +114,21 @@ class Runtime:
         receives them in order.
         """
         key = uuid.uuid4().hex
+        payload = event.model_dump(mode="json")
         if not len(self.outbox):
             try:
                 self.store.append_audit(event, event_key=key)
                 return
             except Exception as exc:
+                if not unreachable(exc):  # refused, not away: kept aside, loudly
+                    log.error("the state store refused an audit event: %s", exc)
+                    self.outbox.put_aside("audit", key, payload, f"{type(exc).__name__}: {exc}")
+                    return
                 log.warning(
                     "state store unreachable (%s); audit event kept in the outbox",
                     type(exc).__name__,
                 )
-        self.outbox.append("audit", key, event.model_dump(mode="json"))
+        self.outbox.append("audit", key, payload)
 
     def flush_outbox(self) -> int:
         """Hand what the outbox holds to the store, in order; returns how many went."""
@@ -112,7 +137,7 @@ class Runtime:
             if kind == "audit":
                 self.store.append_audit(AuditEvent.model_validate(payload), event_key=key)
 
-        return self.outbox.flush(deliver)
+        return self.outbox.flush(deliver, transient=unreachable)
 
 
 def retire(blobs: BlobStore, records: Records, container: Container) -> None:
@@ -178,9 +203,11 @@ def build_runtime(settings: AgentSettings) -> Runtime:
     """Connect to Docker, the store and the blob store, and apply migrations."""
     store = Store(settings.store_url)
     store.migrate()
+    settings = apply_stored(settings, store)  # a rebuilt host runs with the old host's settings
     store.ensure_bootstrap_token(hash_token(settings.admin_token.get_secret_value()))
     client = docker.DockerClient(base_url=settings.docker_host, timeout=120)
     box = SecretBox(settings.master_key.get_secret_value())
+    ensure_canary(store, box)  # never overwrites: /readyz checks the key against it
     blobs = blob_store_for(
         settings.s3_bucket, settings.s3_endpoint_url, settings.s3_prefix, settings.data_dir
     )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from matrx_ship.models import Scope
+from matrx_ship.models import Scope, TokenInfo
 
 TERMINAL = Scope.admin
 LIFECYCLE = Scope.operate
@@ -19,8 +18,8 @@ class Identity:
     scope: Scope
 
     @classmethod
-    def from_whoami(cls, body: dict[str, Any]) -> Identity:
-        return cls(name=str(body["name"]), scope=Scope(body["scope"]))
+    def from_whoami(cls, token: TokenInfo) -> Identity:
+        return cls(name=token.name, scope=token.scope)
 
     def can(self, needed: Scope) -> bool:
         return self.scope.allows(needed)

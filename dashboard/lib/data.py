@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.lib.console import Console
@@ -28,6 +29,11 @@ def snapshot(con: Console, max_age_s: float | None = None) -> Snapshot:
         con.memory.remember(snap)
         return snap
     return stale_snapshot(con)
+
+
+def plain(answer: BaseModel) -> dict[str, Any]:
+    """A typed answer of the client as the JSON the agent sent: what rows and changes read."""
+    return answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def stale_snapshot(con: Console) -> Snapshot:

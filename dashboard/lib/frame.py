@@ -139,7 +139,7 @@ def _readiness_warnings(con: Console) -> None:
     if failing:
         st.error(f"Agent not ready: {', '.join(failing)} failing (see Agent).")
     for line in ready.get("warnings", []):
-        if line.startswith("HOST DOES NOT MATCH"):  # a wiped host: the reconcile fixes it
+        if line.startswith(("HOST DOES NOT MATCH", "OUTBOX BLOCKED")):  # each names its fix
             st.error(line)
     if not ready.get("durable", True):
         st.error("NOT DURABLE: the agent runs on embedded defaults (see Agent).")

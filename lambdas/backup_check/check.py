@@ -258,7 +258,7 @@ def trigger(client: AgentClient | None, service: str, verdict: str) -> str:
         job = client.backup(service)
     except AgentError as exc:
         return f"could not trigger: {exc.code} (HTTP {exc.status}): {exc.message}"[:300]
-    return f"backup job {job.get('id', '?')} started (backup {job.get('backup_id', '?')})"
+    return f"backup job {job.id} started (backup {job.backup_id or '?'})"
 
 
 def alert(s: BackupCheckSettings, sns: Any, bad: list[Finding]) -> dict[str, Any]:

@@ -9,13 +9,13 @@ tier's backup check reads this table; it lives in the shared library for that re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import JSON, BigInteger, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from matrx_ship.errors import NotFound
-from matrx_ship.store.records import as_dict
+from matrx_ship.store.records import as_dict, known_fields
 from matrx_ship.store.store import Store, utcnow
 from matrx_ship.store.tables import Base
 
@@ -49,6 +49,25 @@ class BackupRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class BackupUpdate(TypedDict, total=False):
+    """The fields of a backup that change after it is added."""
+
+    job_id: str | None
+    status: str
+    finished_at: datetime | None
+    seconds: float | None
+    size: int | None
+    sha256: str | None
+    manifest_key: str | None
+    keys: list[str]
+    parts: list[dict[str, Any]]
+    error: dict[str, Any] | None
+    verified_at: datetime | None
+    verification: dict[str, Any] | None
+    pruned_at: datetime | None
+    note: str | None
+
+
 class BackupCatalog:
     """Reads and writes of the ``backups`` table, over the state store's engine."""
 
@@ -61,7 +80,9 @@ class BackupCatalog:
             s.add(row)
         return as_dict(row)
 
-    def update(self, backup_id: str, **values: Any) -> dict[str, Any]:
+    def update(self, backup_id: str, **values: Unpack[BackupUpdate]) -> dict[str, Any]:
+        """Change a backup's fields; returns the row. TypeError for a field it does not have."""
+        known_fields(BackupUpdate, values, "a backup")
         with self.store.session() as s:
             row = s.get(BackupRow, backup_id)
             if row is None:

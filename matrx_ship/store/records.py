@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import func, select, update
 from sqlalchemy import inspect as sa_inspect
@@ -18,6 +19,65 @@ from matrx_ship.store.tables import (
     LogArchiveRow,
     ReleaseRow,
 )
+
+
+class ReleaseUpdate(TypedDict, total=False):
+    """The fields of a release that change after it is added."""
+
+    commit_sha: str | None
+    message: str | None
+    author: str | None
+    committed_at: datetime | None
+    image: str | None
+    image_id: str | None
+    size_bytes: int | None
+    build_seconds: float | None
+    status: str
+    finished_at: datetime | None
+    build_log_key: str | None
+    archive_key: str | None
+    archive_sha256: str | None
+    archive_size: int | None
+    detail: dict[str, Any]
+
+
+class JobUpdate(TypedDict, total=False):
+    """The fields of a job that change while it runs and when it ends."""
+
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    step: str | None
+    percent: int | None
+    result: dict[str, Any]
+    error: dict[str, Any] | None
+
+
+class DeploymentUpdate(TypedDict, total=False):
+    """The fields of a deployment that change while it runs and when it ends."""
+
+    outcome: str
+    finished_at: datetime | None
+    seconds: float | None
+    evidence: dict[str, Any]
+    to_release: str | None
+    job_id: str | None
+
+
+def known_fields(update: type, values: Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    """``values``, or TypeError naming every field ``update`` (a TypedDict) does not declare.
+
+    A misspelled field must fail loudly: SQLAlchemy would keep it as a plain attribute of
+    the row object, never stored and never an error.
+    """
+    allowed = update.__optional_keys__ | update.__required_keys__  # type: ignore[attr-defined]
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise TypeError(
+            f"{what} has no field {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(allowed))}"
+        )
+    return values
 
 
 def as_dict(row: Base) -> dict[str, Any]:
@@ -43,7 +103,9 @@ class Records:
             s.add(row)
         return as_dict(row)
 
-    def update_release(self, release_id: str, **values: Any) -> dict[str, Any]:
+    def update_release(self, release_id: str, **values: Unpack[ReleaseUpdate]) -> dict[str, Any]:
+        """Change a release's fields; returns the row. TypeError for a field it does not have."""
+        known_fields(ReleaseUpdate, values, "a release")
         with self.store.session() as s:
             row = s.get(ReleaseRow, release_id)
             if row is None:
@@ -81,7 +143,9 @@ class Records:
             s.add(row)
         return as_dict(row)
 
-    def update_job(self, job_id: str, **values: Any) -> None:
+    def update_job(self, job_id: str, **values: Unpack[JobUpdate]) -> None:
+        """Change a job's fields. TypeError for a field it does not have."""
+        known_fields(JobUpdate, values, "a job")
         with self.store.session() as s:
             s.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
@@ -136,7 +200,9 @@ class Records:
             s.add(row)
         return as_dict(row)
 
-    def update_deployment(self, dep_id: str, **values: Any) -> None:
+    def update_deployment(self, dep_id: str, **values: Unpack[DeploymentUpdate]) -> None:
+        """Change a deployment's fields. TypeError for a field it does not have."""
+        known_fields(DeploymentUpdate, values, "a deployment")
         with self.store.session() as s:
             s.execute(update(DeploymentRow).where(DeploymentRow.id == dep_id).values(**values))
 

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from matrx_ship.errors import Conflict, NotFound
@@ -26,6 +26,15 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a failure means the store is away (retry later), not that it refused the data."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, ConnectionError | TimeoutError)
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -16,8 +16,9 @@ from matrx_ship.models import ServiceSpec
 from matrx_ship.store import Store
 from matrx_ship.store.dbtables import DatabaseRow
 from onbox_agent.locks import ServiceLocks
-from onbox_agent.services import ServiceManager, SpecRepo
+from onbox_agent.services import ServiceManager
 from onbox_agent.settings import AgentSettings
+from onbox_agent.specrepo import SpecRepo
 
 PGDATA = "/var/lib/postgresql/data"
 PORT = 5432

@@ -14,8 +14,10 @@ import contextlib
 import logging
 import posixpath
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,18 +28,19 @@ from matrx_ship.errors import Conflict, MatrxError, NotFound, Unavailable
 from matrx_ship.models import ServiceSpec
 from onbox_agent import archive, engine, routing
 from onbox_agent.backups import checked_read, corrupt, drop_database
+from onbox_agent.executor import Target
 from onbox_agent.jobs import JobContext
 from onbox_agent.locks import RECONCILE, backup_key, locked_job
 from onbox_agent.reconcile.observe import live_release_id, observe_host, wanted_for
-from onbox_agent.reconcile.plan import Wanted, plan_reconcile
+from onbox_agent.reconcile.plan import KIND_ORDER, Wanted, plan_reconcile
 from onbox_agent.releases import build_image, repo_for
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import Target
 from onbox_agent.steps import Step, check_handled, dispatch
 
 log = logging.getLogger(__name__)
 ACTOR = "reconcile"
 NETWORKS = "(networks)"
+PARALLEL = 4  # services of one tier brought back side by side
 
 
 def gather(rt: Runtime) -> tuple[list[ServiceSpec], list[Wanted], list[Step]]:
@@ -86,8 +89,24 @@ def service_of(step: Step) -> str:
     return NETWORKS if step.action == "create_network" else step.target.split("/", 1)[0]
 
 
+def tiers(steps: list[Step], kinds: Mapping[str, str]) -> list[list[tuple[str, list[Step]]]]:
+    """The plan's steps per service, the services in tiers that run one after the other:
+    networks, then infrastructure, databases, apps, the manager. The services of one tier
+    do not depend on each other, so they come back side by side. Pure."""
+    per: dict[str, list[Step]] = {}
+    for step in steps:
+        per.setdefault(service_of(step), []).append(step)
+    rank = {
+        name: -1 if name == NETWORKS else KIND_ORDER.get(kinds.get(name, "app"), 2) for name in per
+    }
+    return [
+        [(name, per[name]) for name in per if rank[name] == r] for r in sorted(set(rank.values()))
+    ]
+
+
 def run(rt: Runtime, ctx: JobContext) -> dict[str, Any]:
-    """The job: plan, then apply each service's steps; one service's failure stops only it."""
+    """The job: plan, then bring the services back tier by tier, side by side within a tier;
+    a failed step ends that service's steps only."""
     specs, wanted, steps = gather(rt)
     if not steps:
         ctx.log("nothing to do: the host already matches the store")
@@ -96,21 +115,13 @@ def run(rt: Runtime, ctx: JobContext) -> dict[str, Any]:
     for s in steps:
         ctx.log(f"  {s.action} {s.target} {s.detail}".rstrip())
     ops = HostOps(rt, ctx, {s.name: s for s in specs}, {w.name: w for w in wanted})
-    handlers = ops.handlers()
-    check_handled(steps, handlers)
+    check_handled(steps, ops.handlers())
+    progress = Progress(ctx, len(steps))
     results: dict[str, dict[str, Any]] = {}
-    for i, step in enumerate(steps):
-        name = service_of(step)
-        result = results.setdefault(name, ops.result_for(name))
-        if not result["ok"]:
-            continue  # an earlier step of this service failed: its later steps need it
-        ctx.step(f"{step.action} {step.target}", int(95 * i / len(steps)))
-        result["steps"].append(ops.apply(step, handlers))
-        if not result["steps"][-1]["ok"]:
-            result["ok"] = False
-            result["error"] = result["steps"][-1]["error"]
-    for name, restored in ops.restored.items():
-        results[name] |= restored
+    for tier in tiers(steps, {w.name: w.kind for w in wanted}):
+        with ThreadPoolExecutor(PARALLEL, thread_name_prefix="reconcile") as pool:
+            done = pool.map(lambda item: ops.service(item[0], item[1], progress), tier)
+            results.update(zip([name for name, _ in tier], done, strict=True))
     failed = sorted(n for n, r in results.items() if not r["ok"])
     ctx.log("done" if not failed else f"done; could not come back: {', '.join(failed)}")
     return {
@@ -119,6 +130,20 @@ def run(rt: Runtime, ctx: JobContext) -> dict[str, Any]:
         "failed": failed,
         "steps": [step_body(s) for s in steps],
     }
+
+
+class Progress:
+    """The job's step and percent, from several threads."""
+
+    def __init__(self, ctx: JobContext, total: int) -> None:
+        self.ctx, self.total, self.done = ctx, total, 0
+        self.lock = threading.Lock()
+
+    def started(self, step: Step) -> None:
+        with self.lock:
+            percent = int(95 * self.done / self.total)
+            self.done += 1
+        self.ctx.step(f"{step.action} {step.target}", percent)
 
 
 class HostOps:
@@ -160,6 +185,18 @@ class HostOps:
             "backup_age_hours": None,
         }
 
+    def service(self, name: str, steps: list[Step], progress: Progress) -> dict[str, Any]:
+        """One service's steps in order, until the first that fails."""
+        result = self.result_for(name)
+        handlers = self.handlers()
+        for step in steps:
+            progress.started(step)
+            result["steps"].append(self.apply(step, handlers))
+            if not result["steps"][-1]["ok"]:
+                result["ok"], result["error"] = False, result["steps"][-1]["error"]
+                break
+        return result | self.restored.get(name, {})
+
     def apply(self, step: Step, handlers: dict[str, Callable[[str], object]]) -> dict[str, Any]:
         self.details[(step.action, step.target)] = step.detail
         started = time.monotonic()
@@ -189,7 +226,14 @@ class HostOps:
         assert backup_id is not None and spec.database is not None
         backup = self.rt.backup_catalog.get(backup_id)
         part = next(p for p in backup["parts"] if p["kind"] == "database")
+        clock = [time.monotonic()]
+
+        def lap() -> float:
+            clock.append(time.monotonic())
+            return clock[-1] - clock[-2]
+
         info, _ = self.rt.databases.ensure(spec)
+        laps = {"database container": lap()}
         fresh = f"{info.db[:40]}_restore_{secrets.token_hex(3)}"
         try:
             with checked_read(self.rt, part) as reader:
@@ -198,8 +242,10 @@ class HostOps:
             raise
         except Exception as exc:
             raise corrupt(part, exc) from exc
+        laps["pg_restore"] = lap()
         try:
             self._check_counts(service, fresh, part)
+            laps["row counts"] = lap()
             empty = self.rt.databases.swap_database(service, fresh)
         except Exception:
             with contextlib.suppress(Exception):
@@ -207,8 +253,10 @@ class HostOps:
             raise
         with contextlib.suppress(MatrxError, DockerException):
             drop_database(self.rt, service, empty)
+        laps["swap"] = lap()
         self._restored(service, backup)
-        self.ctx.log(f"restored the database of {service} from {backup_id}")
+        took = ", ".join(f"{k} {v:.1f} s" for k, v in laps.items())
+        self.ctx.log(f"restored the database of {service} from {backup_id} ({took})")
 
     def _check_counts(self, service: str, db: str, part: dict[str, Any]) -> None:
         want = part["detail"].get("tables", {})

@@ -7,15 +7,22 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from matrx_ship.api.audit import AuditPage
+from matrx_ship.api.base import ERRORS
 from matrx_ship.models import Scope
 from matrx_ship.paging import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 from matrx_ship.store import AuditQuery
 from onbox_agent.deps import RuntimeDep, require
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(
+    prefix="/v1/audit",
+    tags=["audit"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
+)
 
 
-@router.get("")
+@router.get("", response_model=AuditPage, response_model_exclude_unset=True)
 def list_audit(
     rt: RuntimeDep,
     actor: str | None = Query(None, max_length=64),

@@ -8,6 +8,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from matrx_ship.api.backups import Backup
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.jobs import Job
 from matrx_ship.errors import Conflict
 from matrx_ship.models import Scope
 from onbox_agent import backups
@@ -15,7 +18,7 @@ from onbox_agent.deps import Admin, Operator, RuntimeDep, ServiceName, SpecDep, 
 from onbox_agent.reconcile.observe import suspects
 from onbox_agent.routes.services import Deadline
 
-router = APIRouter(tags=["backups"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["backups"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 BackupId = Path(pattern=r"^bak_[0-9a-f]{12}$")
 Status = Query(None, pattern=r"^(running|succeeded|failed|interrupted|pruned)$")
 
@@ -33,13 +36,20 @@ def _job_body(request: Request, job: dict[str, Any], target: str | None) -> dict
     return job
 
 
-@router.post("/v1/services/{name}/backups", status_code=202)
+@router.post(
+    "/v1/services/{name}/backups",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def start_backup(who: Operator, spec: SpecDep, rt: RuntimeDep, request: Request) -> dict[str, Any]:
     """Back up the service's database, volumes and spec; answers with the job at once."""
     return _job_body(request, backups.start_backup(rt, spec, who.name), spec.name)
 
 
-@router.get("/v1/services/{name}/backups")
+@router.get(
+    "/v1/services/{name}/backups", response_model=list[Backup], response_model_exclude_unset=True
+)
 def list_service_backups(
     name: ServiceName,
     rt: RuntimeDep,
@@ -53,7 +63,7 @@ def list_service_backups(
     return [b | {"suspect": flagged.get(b["id"])} for b in found]
 
 
-@router.get("/v1/backups")
+@router.get("/v1/backups", response_model=list[Backup], response_model_exclude_unset=True)
 def list_backups(
     rt: RuntimeDep,
     service: str | None = Query(None, max_length=40),
@@ -65,12 +75,17 @@ def list_backups(
     return backups.catalog(rt).find(service=service, kind=kind, status=status, limit=limit)
 
 
-@router.get("/v1/backups/{backup_id}")
+@router.get("/v1/backups/{backup_id}", response_model=Backup, response_model_exclude_unset=True)
 def get_backup(rt: RuntimeDep, backup_id: str = BackupId) -> dict[str, Any]:
     return backups.catalog(rt).get(backup_id)
 
 
-@router.post("/v1/backups/{backup_id}/restore", status_code=202)
+@router.post(
+    "/v1/backups/{backup_id}/restore",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def restore(
     who: Operator,
     rt: RuntimeDep,
@@ -87,7 +102,12 @@ def restore(
     return _job_body(request, job, backup["service"])
 
 
-@router.post("/v1/backups/{backup_id}/verify", status_code=202)
+@router.post(
+    "/v1/backups/{backup_id}/verify",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def verify(
     who: Operator, rt: RuntimeDep, request: Request, backup_id: str = BackupId
 ) -> dict[str, Any]:
@@ -103,13 +123,15 @@ def verify(
     return _job_body(request, job, backup["service"])
 
 
-@router.post("/v1/system/backups", status_code=202)
+@router.post(
+    "/v1/system/backups", status_code=202, response_model=Job, response_model_exclude_unset=True
+)
 def start_system_backup(who: Admin, rt: RuntimeDep, request: Request) -> dict[str, Any]:
     """Back up the state store's tables (JSON lines) and Traefik's dynamic config."""
     return _job_body(request, backups.start_system_backup(rt, who.name), "system")
 
 
-@router.get("/v1/system/backups")
+@router.get("/v1/system/backups", response_model=list[Backup], response_model_exclude_unset=True)
 def list_system_backups(
     rt: RuntimeDep, status: str | None = Status, limit: int = Query(50, ge=1, le=1000)
 ) -> list[dict[str, Any]]:

@@ -8,11 +8,24 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection, Request
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.databases import (
+    DatabaseAudit,
+    DatabaseList,
+    DatabaseStatus,
+    QueryResult,
+    Repaired,
+    Schemas,
+    Table,
+)
 from matrx_ship.models import Scope
 from onbox_agent.deps import Operator, RuntimeDep, checked_name, require
 
 router = APIRouter(
-    prefix="/v1/databases", tags=["databases"], dependencies=[Depends(require(Scope.read))]
+    prefix="/v1/databases",
+    tags=["databases"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
 )
 
 
@@ -31,7 +44,7 @@ class QueryRequest(BaseModel):
     timeout_s: float = Field(10.0, gt=0, le=30, description="Statement timeout in seconds.")
 
 
-@router.get("")
+@router.get("", response_model=DatabaseList, response_model_exclude_unset=True)
 def list_databases(rt: RuntimeDep) -> dict[str, Any]:
     """Every service that declares a database, with its container's state."""
     out = []
@@ -45,7 +58,7 @@ def list_databases(rt: RuntimeDep) -> dict[str, Any]:
     return {"databases": out}
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=DatabaseAudit, response_model_exclude_unset=True)
 def audit(
     rt: RuntimeDep,
     service: str | None = Query(None, max_length=40, description="Only this service."),
@@ -54,24 +67,26 @@ def audit(
     return rt.databases.audit(checked_name(service) if service else None)
 
 
-@router.get("/{service}")
+@router.get("/{service}", response_model=DatabaseStatus, response_model_exclude_unset=True)
 def status(service: Service, rt: RuntimeDep) -> dict[str, Any]:
     """Container state, connection, server version, size and connections."""
     return rt.databases.status(service)
 
 
-@router.get("/{service}/schemas")
+@router.get("/{service}/schemas", response_model=Schemas, response_model_exclude_unset=True)
 def schemas(service: Service, rt: RuntimeDep) -> dict[str, Any]:
     return rt.databases.schemas(service)
 
 
-@router.get("/{service}/tables/{schema}/{table}")
+@router.get(
+    "/{service}/tables/{schema}/{table}", response_model=Table, response_model_exclude_unset=True
+)
 def table(service: Service, schema: str, table: str, rt: RuntimeDep) -> dict[str, Any]:
     """A table's columns and indexes."""
     return rt.databases.table(service, schema[:63], table[:63])
 
 
-@router.post("/{service}/query")
+@router.post("/{service}/query", response_model=QueryResult, response_model_exclude_unset=True)
 def query(
     who: Operator, service: Service, body: QueryRequest, rt: RuntimeDep, request: Request
 ) -> dict[str, Any]:
@@ -82,7 +97,7 @@ def query(
     return result
 
 
-@router.post("/{service}/repair")
+@router.post("/{service}/repair", response_model=Repaired, response_model_exclude_unset=True)
 def repair(who: Operator, service: Service, rt: RuntimeDep, request: Request) -> dict[str, Any]:
     """Recreate what is missing (data kept) and give the app a working DATABASE_URL again."""
     result = rt.databases.repair(service, who.name)

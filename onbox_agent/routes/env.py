@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from matrx_ship import envtext
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
+from matrx_ship.api.env import EnvApplied, MaskedEnv, Revealed
 from matrx_ship.errors import NotFound
 from matrx_ship.models import Scope, ServiceSpec, mask
 from onbox_agent.deps import Admin, Operator, RuntimeDep, SpecDep, require
@@ -18,7 +20,10 @@ from onbox_agent.routes.services import Deadline, outcome_body
 from onbox_agent.runtime import Runtime
 
 router = APIRouter(
-    prefix="/v1/services/{name}/env", tags=["env"], dependencies=[Depends(require(Scope.read))]
+    prefix="/v1/services/{name}/env",
+    tags=["env"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
 )
 EnvKey = Path(pattern=f"^{envtext.KEY_PATTERN}$")
 
@@ -58,13 +63,13 @@ def _apply(
     return {**_masked(new), "health": body["health"], "steps": body["steps"]}
 
 
-@router.get("")
+@router.get("", response_model=MaskedEnv, response_model_exclude_unset=True)
 def list_env(spec: SpecDep) -> dict[str, Any]:
     """The names of the service's variables; values are masked."""
     return _masked(spec)
 
 
-@router.put("")
+@router.put("", response_model=EnvApplied, response_model_exclude_unset=True)
 def change_env(
     who: Operator,
     spec: SpecDep,
@@ -78,7 +83,7 @@ def change_env(
     return _apply(rt, spec, env, who.name, request, timeout)
 
 
-@router.post("/import")
+@router.post("/import", response_model=EnvApplied, response_model_exclude_unset=True)
 def import_env(
     who: Operator,
     spec: SpecDep,
@@ -101,14 +106,24 @@ def audited_read(request: Request) -> None:
 AuditedRead = Depends(audited_read)
 
 
-@router.get("/export", response_class=PlainTextResponse, dependencies=[AuditedRead])
+@router.get(
+    "/export",
+    response_class=PlainTextResponse,
+    dependencies=[AuditedRead],
+    responses=TEXT_ROUTE_ERRORS,
+)
 def export_env(who: Admin, spec: SpecDep, request: Request) -> PlainTextResponse:
     """The variables as a .env text with their values (admin; audited)."""
     request.state.audit_detail = {"keys": sorted(spec.env)}
     return PlainTextResponse(envtext.render(spec.env))
 
 
-@router.get("/{key}/reveal", dependencies=[AuditedRead])
+@router.get(
+    "/{key}/reveal",
+    dependencies=[AuditedRead],
+    response_model=Revealed,
+    response_model_exclude_unset=True,
+)
 def reveal(who: Admin, spec: SpecDep, request: Request, key: str = EnvKey) -> dict[str, str]:
     """One variable's value (admin; audited with the key, never the value)."""
     request.state.audit_target = f"{spec.name}/{key}"

@@ -19,6 +19,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.tokens import ExecTicket
 from matrx_ship.errors import InvalidInput, MatrxError
 from matrx_ship.models import AuditEvent, Outcome, Scope, outcome_for
 from onbox_agent import engine
@@ -34,7 +36,7 @@ from onbox_agent.deps import (
 from onbox_agent.runtime import Runtime
 
 ws_router = APIRouter(tags=["exec"])
-router = APIRouter(tags=["exec"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["exec"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 SHELLS = {"/bin/sh", "/bin/bash", "/bin/ash", "/bin/zsh", "/usr/bin/bash"}
 
 
@@ -59,7 +61,12 @@ def _audit(
     )
 
 
-@router.post("/v1/services/{name}/exec-ticket", status_code=201)
+@router.post(
+    "/v1/services/{name}/exec-ticket",
+    status_code=201,
+    response_model=ExecTicket,
+    response_model_exclude_unset=True,
+)
 def exec_ticket(who: Admin, spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
     """A one-use ticket (valid for seconds) that opens this service's terminal from a browser."""
     ticket = rt.tickets.issue(who, spec.name)

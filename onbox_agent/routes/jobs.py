@@ -9,15 +9,22 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.jobs import Job
 from matrx_ship.errors import MatrxError
 from matrx_ship.models import Scope
 from onbox_agent.deps import RuntimeDep, require, ws_authenticate, ws_deny
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(
+    prefix="/v1/jobs",
+    tags=["jobs"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
+)
 ws_router = APIRouter(tags=["jobs"])
 
 
-@router.get("")
+@router.get("", response_model=list[Job], response_model_exclude_unset=True)
 def list_jobs(
     rt: RuntimeDep,
     service: str | None = Query(None, max_length=40),
@@ -29,7 +36,7 @@ def list_jobs(
     return rt.records.jobs(service, kind, status, limit)
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=Job, response_model_exclude_unset=True)
 def get_job(job_id: str, rt: RuntimeDep) -> dict[str, Any]:
     return rt.records.job(job_id[:40])
 

@@ -6,14 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.system import LocalState
 from matrx_ship.models import Scope
 from onbox_agent import localstate
 from onbox_agent.deps import RuntimeDep, require
 
-router = APIRouter(tags=["system"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["system"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 
 
-@router.get("/v1/system/local-state")
+@router.get("/v1/system/local-state", response_model=LocalState, response_model_exclude_unset=True)
 def local_state(rt: RuntimeDep) -> dict[str, Any]:
     """Volumes and databases without a backup younger than the RPO, live release images without
     an archive, containers the agent does not manage, outbox events not yet in the store,

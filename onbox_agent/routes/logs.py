@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, WebSocket
 from fastapi.responses import PlainTextResponse
 from starlette.websockets import WebSocketDisconnect
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.logs import Logs
 from matrx_ship.errors import MatrxError, NotFound
 from matrx_ship.models import Scope
 from onbox_agent import engine
@@ -29,7 +31,10 @@ from onbox_agent.deps import (
 from onbox_agent.logs import LogFilter, iter_lines, open_follow, read_logs
 
 router = APIRouter(
-    prefix="/v1/services/{name}", tags=["logs"], dependencies=[Depends(require(Scope.read))]
+    prefix="/v1/services/{name}",
+    tags=["logs"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
 )
 ws_router = APIRouter(tags=["logs"])
 log = logging.getLogger(__name__)
@@ -54,7 +59,12 @@ def _pick(rt: Any, name: str, container: str | None) -> Any:
     )
 
 
-@router.get("/logs", response_model=None)
+@router.get(
+    "/logs",
+    response_model=Logs,
+    response_model_exclude_unset=True,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def get_logs(
     spec: SpecDep,
     rt: RuntimeDep,

@@ -9,13 +9,16 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from matrx_ship.api.base import ERRORS, TEXT_ROUTE_ERRORS
+from matrx_ship.api.jobs import Job
+from matrx_ship.api.releases import Deployment, Pending, Release, RoutesReport
 from matrx_ship.models import Scope
 from onbox_agent import deploys, releases, routing
 from onbox_agent.deps import Operator, RuntimeDep, SpecDep, require
 from onbox_agent.locks import build_key, locked_job
 from onbox_agent.routes.services import Deadline
 
-router = APIRouter(tags=["releases"], dependencies=[Depends(require(Scope.read))])
+router = APIRouter(tags=["releases"], dependencies=[Depends(require(Scope.read))], responses=ERRORS)
 ReleaseId = Path(pattern=r"^rel_[0-9a-f]{12}$")
 
 
@@ -42,7 +45,12 @@ def _job_body(request: Request, job: dict[str, Any], **detail: Any) -> dict[str,
     return job
 
 
-@router.post("/v1/services/{name}/builds", status_code=202)
+@router.post(
+    "/v1/services/{name}/builds",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def start_build(
     who: Operator, spec: SpecDep, rt: RuntimeDep, request: Request, body: BuildRequest | None = None
 ) -> dict[str, Any]:
@@ -64,7 +72,12 @@ def start_build(
     return _job_body(request, job, commit=sha)
 
 
-@router.post("/v1/services/{name}/releases", status_code=202)
+@router.post(
+    "/v1/services/{name}/releases",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def register_image(
     who: Operator, spec: SpecDep, rt: RuntimeDep, request: Request, body: ImageRelease
 ) -> dict[str, Any]:
@@ -79,7 +92,9 @@ def register_image(
     return _job_body(request, job, image=body.image)
 
 
-@router.get("/v1/services/{name}/releases")
+@router.get(
+    "/v1/services/{name}/releases", response_model=list[Release], response_model_exclude_unset=True
+)
 def list_releases(
     spec: SpecDep, rt: RuntimeDep, limit: int = Query(50, ge=1, le=500)
 ) -> list[dict[str, Any]]:
@@ -89,12 +104,16 @@ def list_releases(
     return [{**r, "live": bool(live and live["id"] == r["id"])} for r in rows]
 
 
-@router.get("/v1/releases/{release_id}")
+@router.get("/v1/releases/{release_id}", response_model=Release, response_model_exclude_unset=True)
 def get_release(rt: RuntimeDep, release_id: str = ReleaseId) -> dict[str, Any]:
     return rt.records.release(release_id)
 
 
-@router.get("/v1/releases/{release_id}/log", response_class=PlainTextResponse)
+@router.get(
+    "/v1/releases/{release_id}/log",
+    response_class=PlainTextResponse,
+    responses=TEXT_ROUTE_ERRORS,
+)
 def release_log(rt: RuntimeDep, release_id: str = ReleaseId) -> PlainTextResponse:
     """The stored build log of a release (follow a running build on its job's events)."""
     release = rt.records.release(release_id)
@@ -106,13 +125,20 @@ def release_log(rt: RuntimeDep, release_id: str = ReleaseId) -> PlainTextRespons
         return PlainTextResponse(stream.read().decode(errors="replace"))
 
 
-@router.get("/v1/services/{name}/pending")
+@router.get(
+    "/v1/services/{name}/pending", response_model=Pending, response_model_exclude_unset=True
+)
 def pending_changes(spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
     """Commits between the running release and the head of the source branch, with a diffstat."""
     return releases.pending(rt, spec)
 
 
-@router.post("/v1/services/{name}/deploy", status_code=202)
+@router.post(
+    "/v1/services/{name}/deploy",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def deploy(
     who: Operator,
     spec: SpecDep,
@@ -127,7 +153,12 @@ def deploy(
     return _job_body(request, job, release=release["id"])
 
 
-@router.post("/v1/services/{name}/rollback", status_code=202)
+@router.post(
+    "/v1/services/{name}/rollback",
+    status_code=202,
+    response_model=Job,
+    response_model_exclude_unset=True,
+)
 def rollback(
     who: Operator,
     spec: SpecDep,
@@ -145,7 +176,7 @@ def rollback(
     return _job_body(request, job, release=release["id"])
 
 
-@router.get("/v1/deployments")
+@router.get("/v1/deployments", response_model=list[Deployment], response_model_exclude_unset=True)
 def list_deployments(
     rt: RuntimeDep,
     service: str | None = Query(None, max_length=40),
@@ -156,7 +187,7 @@ def list_deployments(
     return rt.records.deployments(service, outcome, limit)
 
 
-@router.get("/v1/routes")
+@router.get("/v1/routes", response_model=RoutesReport, response_model_exclude_unset=True)
 def list_routes(rt: RuntimeDep) -> dict[str, Any]:
     """Routes from the specs, what Traefik loaded, and a real request through each one."""
     return routing.routes_report(rt.settings, rt.specs.list())

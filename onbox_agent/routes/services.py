@@ -7,15 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from starlette.requests import Request
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.services import Changed, Deleted, ServiceDetail, ServiceList
 from matrx_ship.errors import InvalidInput
 from matrx_ship.models import Scope, ServiceSpec
 from onbox_agent import engine, status
 from onbox_agent.deps import Operator, RuntimeDep, ServiceName, SpecDep, require
+from onbox_agent.executor import Outcome
 from onbox_agent.runtime import Runtime
-from onbox_agent.services import Outcome
 
 router = APIRouter(
-    prefix="/v1/services", tags=["services"], dependencies=[Depends(require(Scope.read))]
+    prefix="/v1/services",
+    tags=["services"],
+    dependencies=[Depends(require(Scope.read))],
+    responses=ERRORS,
 )
 
 Deadline = Query(None, gt=0, le=3600, description="Seconds to wait for health (default setting).")
@@ -45,13 +50,13 @@ def outcome_body(
     }
 
 
-@router.get("")
+@router.get("", response_model=ServiceList, response_model_exclude_unset=True)
 def list_services(rt: RuntimeDep) -> dict[str, Any]:
     """Every service with state, health and resources, and the unmanaged containers."""
     return status.all_statuses(rt.docker, rt.monitor, rt.specs.list())
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=Changed, response_model_exclude_unset=True)
 def create_service(
     who: Operator,
     spec: ServiceSpec,
@@ -65,7 +70,7 @@ def create_service(
     return outcome_body(rt, spec, outcome, request)
 
 
-@router.get("/{name}")
+@router.get("/{name}", response_model=ServiceDetail, response_model_exclude_unset=True)
 def get_service(spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
     """The spec (secret values masked), the live status and the agent's own probe, run now."""
     view = status.one_status(rt.docker, rt.monitor, spec)
@@ -73,7 +78,7 @@ def get_service(spec: SpecDep, rt: RuntimeDep) -> dict[str, Any]:
     return {"spec": spec.masked(), "status": view}
 
 
-@router.put("/{name}")
+@router.put("/{name}", response_model=Changed, response_model_exclude_unset=True)
 def update_service(
     who: Operator,
     name: ServiceName,
@@ -93,7 +98,7 @@ def update_service(
     return outcome_body(rt, spec, outcome, request)
 
 
-@router.delete("/{name}")
+@router.delete("/{name}", response_model=Deleted, response_model_exclude_unset=True)
 def delete_service(who: Operator, name: ServiceName, rt: RuntimeDep) -> dict[str, Any]:
     """Remove the service's containers and spec; named volumes are kept."""
     removed = rt.services.delete(name, who.name)

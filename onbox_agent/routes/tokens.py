@@ -8,17 +8,22 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from matrx_ship.api.base import ERRORS
+from matrx_ship.api.tokens import CreatedToken
 from matrx_ship.crypto import hash_token, new_token
 from matrx_ship.errors import Conflict
 from matrx_ship.models import Scope, TokenInfo
 from onbox_agent.deps import Admin, Reader, RuntimeDep, require
 
 router = APIRouter(
-    prefix="/v1/tokens", tags=["tokens"], dependencies=[Depends(require(Scope.admin))]
+    prefix="/v1/tokens",
+    tags=["tokens"],
+    dependencies=[Depends(require(Scope.admin))],
+    responses=ERRORS,
 )
 
 
-whoami_router = APIRouter(tags=["tokens"])
+whoami_router = APIRouter(tags=["tokens"], responses=ERRORS)
 
 
 class NewToken(BaseModel):
@@ -27,11 +32,7 @@ class NewToken(BaseModel):
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 
-class CreatedToken(TokenInfo):
-    token: str = Field(description="Shown only once; store it now.")
-
-
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CreatedToken, response_model_exclude_unset=True)
 def create_token(body: NewToken, rt: RuntimeDep, who: Admin, request: Request) -> CreatedToken:
     request.state.audit_target = body.name
     request.state.audit_detail = {"scope": body.scope.value}

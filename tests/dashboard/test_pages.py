@@ -372,3 +372,15 @@ def test_a_service_missing_from_the_host_is_brought_back_from_the_agent_page(
     assert admin.service(name)["status"]["state"] == "running"
     assert admin.reconcile_plan()["nothing_to_do"] is True
     admin.delete_service(name)
+
+
+def test_records_the_store_refused_are_shown_and_retried_from_the_agent_page(
+    console: AppTest, agent: RunningAgent
+) -> None:
+    agent.runtime.outbox.put_aside("audit", "k-old", {"action": "x"}, "ValidationError: at")
+    at = open_page(console, "agent")
+    assert "1 record(s) the state store refused are set aside." in texts(at)
+    assert list(at.dataframe[-1].value["key"]) == ["k-old"]
+    button(at, "Retry the set-aside records").click().run()
+    assert "Retried 1 set-aside record(s): 0 delivered, 1 still set aside." in texts(at)
+    agent.runtime.outbox._db.execute("DELETE FROM set_aside")  # the shared agent, clean again

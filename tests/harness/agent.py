@@ -48,10 +48,10 @@ class RunningAgent:
     """
 
     def __init__(self, settings: AgentSettings) -> None:
-        self.settings = settings
         self.app = create_app(settings)
         self.runtime = self.app.state.runtime
-        self.server = uvicorn.Server(server_config(self.app, settings))
+        self.settings = self.runtime.settings  # with what the store keeps for the host
+        self.server = uvicorn.Server(server_config(self.app, self.settings))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.on_close: list[Any] = []  # callables run after stop(), newest first
 
@@ -82,10 +82,12 @@ class RunningAgent:
 
     def stop(self) -> None:
         """Stop serving, the monitor, the backup scheduler and the log shipper; close the store."""
-        self.server.should_exit = True
-        self.server.force_exit = True
-        self.thread.join(10)
-        self.runtime.monitor.stop()  # force_exit may skip the lifespan's shutdown
+        self.server.should_exit = True  # a graceful stop runs the lifespan's shutdown
+        self.thread.join(5)
+        if self.thread.is_alive():  # a connection that will not close (a followed websocket)
+            self.server.force_exit = True
+            self.thread.join(10)
+        self.runtime.monitor.stop()  # force_exit skips the lifespan's shutdown
         stop_scheduler(self.runtime)
         stop_shipper(self.runtime)
         self.runtime.store.dispose()

@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from matrx_ship.client import AgentClient
+from matrx_ship.models import Scope
 from tests.harness import RunningAgent, app_spec
 
 
@@ -78,15 +79,15 @@ def test_host_shows_engine_disk_memory_networks_and_image_users(
 ) -> None:
     admin.create_service(app_spec(svc_name, app_image))
     host = admin.host()
-    assert host["docker"]["ServerVersion"] == docker_client.version()["Version"]
-    assert host["memory"]["total_bytes"] > 0 and host["load"]["cpus"] >= 1
-    assert host["disk"][0]["path"] == "/" and 0 < host["disk"][0]["used_percent"] < 100
-    nets = {n["name"]: n for n in admin.host_networks()}
-    assert any(c.startswith(f"{svc_name}--") for c in nets["matrx-test"]["containers"])
+    assert host.docker.ServerVersion == docker_client.version()["Version"]
+    assert host.memory.total_bytes > 0 and (host.load.cpus or 0) >= 1
+    assert host.disk[0].path == "/" and 0 < host.disk[0].used_percent < 100
+    nets = {n.name: n for n in admin.host_networks()}
+    assert any(str(c).startswith(f"{svc_name}--") for c in nets["matrx-test"].containers)
     images = admin.host_images()
-    [row] = [i for i in images["images"] if app_image in i["tags"]]
-    assert svc_name in row["used_by"] and row["size_bytes"] > 1_000_000
-    assert images["dangling_reclaimable_bytes"] >= 0
+    [row] = [i for i in images.images if app_image in i.tags]
+    assert svc_name in row.used_by and row.size_bytes > 1_000_000
+    assert images.dangling_reclaimable_bytes >= 0
 
 
 def test_a_one_use_ticket_opens_the_terminal_without_the_token(
@@ -94,18 +95,18 @@ def test_a_one_use_ticket_opens_the_terminal_without_the_token(
 ) -> None:
     admin.create_service(app_spec(svc_name, app_image))
     issued = admin.exec_ticket(svc_name)
-    assert issued["expires_in"] <= 60 and issued["ticket"].startswith("tkt_")
+    assert issued.expires_in <= 60 and issued.ticket.startswith("tkt_")
     anonymous = agent.client(token="")
     url = f"/v1/services/{svc_name}/exec"
-    with anonymous.websocket(url, ticket=issued["ticket"]) as ws:
+    with anonymous.websocket(url, ticket=issued.ticket) as ws:
         ws.send(b"echo via-ticket\n")
         out = ""
         while "via-ticket\r\n" not in out:
             out += ws.recv(timeout=10).decode()  # type: ignore[union-attr]
-    with pytest.raises(InvalidStatus) as info, anonymous.websocket(url, ticket=issued["ticket"]):
+    with pytest.raises(InvalidStatus) as info, anonymous.websocket(url, ticket=issued.ticket):
         pass
     assert info.value.response.status_code == 401
-    other = admin.exec_ticket(svc_name)["ticket"]
+    other = admin.exec_ticket(svc_name).ticket
     with pytest.raises(InvalidStatus) as info, anonymous.websocket(
         "/v1/services/t-elsewhere/exec", ticket=other
     ):
@@ -114,6 +115,7 @@ def test_a_one_use_ticket_opens_the_terminal_without_the_token(
 
 
 def test_whoami_tells_the_scope(admin: AgentClient, agent: RunningAgent) -> None:
-    assert admin.whoami()["scope"] == "admin"
+    assert admin.whoami().scope == Scope.admin
     reader = agent.client(admin.create_token("who-reader", "read")["token"])
-    assert reader.whoami() == {**reader.whoami(), "name": "who-reader", "scope": "read"}
+    who = reader.whoami()
+    assert (who.name, who.scope) == ("who-reader", Scope.read)

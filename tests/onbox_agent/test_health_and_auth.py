@@ -10,6 +10,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from matrx_ship.client import AgentClient, AgentError
+from matrx_ship.models import Scope
 from tests.harness import RunningAgent
 
 OPEN = {("GET", "/healthz")}
@@ -36,7 +37,7 @@ def test_healthz_is_open_and_says_nothing_sensitive(agent: RunningAgent) -> None
 def test_readyz_checks_dependencies_and_warns_about_embedded_blobs(admin: AgentClient) -> None:
     ready = admin.readyz()
     assert ready["ready"] is True
-    assert set(ready["checks"]) == {"docker", "store", "blobs"}
+    assert set(ready["checks"]) == {"docker", "store", "blobs", "master_key"}
     assert ready["durable"] is False
     assert any("blob store is a local folder" in w for w in ready["warnings"])
     assert not any("state store" in w for w in ready["warnings"])  # this agent runs on PostgreSQL
@@ -97,16 +98,21 @@ def test_tokens_are_shown_once_and_revocation_takes_effect(
 ) -> None:
     created = admin.create_token("ops-laptop", "operate", expires_in_days=30)
     raw = created["token"]
-    listed = {t["name"]: t for t in admin.tokens()}
-    assert listed["ops-laptop"]["scope"] == "operate" and "token" not in listed["ops-laptop"]
+    listed = {t.name: t for t in admin.tokens()}
+    assert listed["ops-laptop"].scope == Scope.operate
     assert (
         raw
         not in httpx.get(
             f"{agent.url}/v1/tokens", headers={"Authorization": f"Bearer {agent.admin_token}"}
         ).text
     )
+    assert listed["ops-laptop"].last_used_at is None
     ops = agent.client(raw)
     assert ops.services()["services"] is not None
+    used = {t.name: t for t in admin.tokens()}["ops-laptop"].last_used_at
+    assert used is not None  # who still uses a token is known before rotating it
+    ops.services()
+    assert {t.name: t for t in admin.tokens()}["ops-laptop"].last_used_at == used
     admin.revoke_token("ops-laptop")
     with pytest.raises(AgentError) as info:
         ops.services()

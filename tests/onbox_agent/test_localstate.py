@@ -142,6 +142,16 @@ def test_embedded_stores_and_a_waiting_outbox_say_how_to_become_durable() -> Non
     assert "SUPABASE_DB_URL" in items[2].action and "MATRX_S3_BUCKET" in items[0].action
 
 
+def test_outbox_records_the_store_refused_are_listed_with_the_retry() -> None:
+    aside = NOW - timedelta(minutes=7)
+    items = classify(facts(set_aside=2, set_aside_since=aside))
+    assert [(i.kind, i.name, i.page, i.since) for i in items] == [
+        ("outbox_set_aside", "outbox", "agent", aside)
+    ]
+    assert "2 record(s) the state store refused" in items[0].risk
+    assert "POST /v1/system/outbox/retry" in items[0].action
+
+
 def test_files_in_the_data_folder_are_listed_unless_caches_derived_or_reported_elsewhere() -> None:
     entries = ("blobs", "git", "notes.txt", "outbox.db", "state.db", "state.db-wal", "traefik")
     items = classify(facts(data_entries=entries))

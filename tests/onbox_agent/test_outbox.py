@@ -67,3 +67,32 @@ def test_events_made_while_the_store_is_down_arrive_exactly_once_in_order(
         agent.remove_containers()
         admin.close()
         agent.stop()
+
+
+def test_a_record_the_store_refuses_is_set_aside_reported_and_retried(
+    agent: RunningAgent,
+) -> None:
+    admin = agent.client()
+    rt = agent.runtime
+    # a record the store cannot take (an older agent's shape); a good one queued behind it
+    rt.outbox.append("audit", "k-bad", {"action": "POST /v1/x"})
+    good = {
+        "at": "2026-12-03T10:00:00Z",
+        "actor": "outbox-test",
+        "action": "POST /v1/system/outbox/retry",
+        "target": "host",
+        "outcome": "allowed",
+        "status": 200,
+    }
+    rt.outbox.append("audit", "k-good", good)
+    wait_for(lambda: admin.readyz()["outbox_pending"] == 0, 20, "outbox flush")
+    ready = admin.readyz()
+    assert ready["outbox_set_aside"] == 1
+    assert ready["warnings"][0].startswith("OUTBOX BLOCKED: 1 record(s) the state store refused")
+    [aside] = admin.request("GET", "/v1/system/outbox")["set_aside"]
+    assert aside["key"] == "k-bad" and aside["reason"].startswith("ValidationError")
+    assert admin.audit(actor="outbox-test")["events"][0]["target"] == "host"  # not blocked
+    retried = admin.request("POST", "/v1/system/outbox/retry")
+    assert (retried["requeued"], retried["delivered"]) == (1, 0)  # refused again, still aside
+    assert [r["key"] for r in retried["set_aside"]] == ["k-bad"]
+    admin.close()

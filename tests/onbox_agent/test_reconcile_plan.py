@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from onbox_agent.reconcile.plan import Found, Release, Wanted, plan_reconcile
+from onbox_agent.reconcile.run import NETWORKS, tiers
 from onbox_agent.steps import Step
 
 SHIP = Wanted(
@@ -95,3 +96,22 @@ def test_a_service_that_cannot_come_back_is_reported_and_the_others_still_come_b
 def test_a_volume_with_no_archive_is_left_to_the_engine_to_create() -> None:
     w = Wanted(name="cache", volumes=("tmp",))
     assert plan_reconcile([w], Found()) == [Step("start", "cache", "spec image")]
+
+
+def test_services_of_one_tier_come_back_side_by_side_after_the_tier_before() -> None:
+    steps = plan_reconcile([MANAGER, SHIP, TRAEFIK, Wanted(name="api")], Found())
+    kinds = {"manager": "manager", "ship": "app", "traefik": "infra", "api": "app"}
+    assert [[name for name, _ in tier] for tier in tiers(steps, kinds)] == [
+        [NETWORKS],
+        ["traefik"],
+        ["api", "ship"],
+        ["manager"],
+    ]
+    [[(_, ship_steps)]] = [[t for t in tier if t[0] == "ship"] for tier in tiers(steps, kinds)[2:3]]
+    assert [s.action for s in ship_steps] == [
+        "load_image",
+        "restore_database",
+        "restore_volume",
+        "start",
+    ]
+    assert tiers([], kinds) == []

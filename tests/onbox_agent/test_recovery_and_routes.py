@@ -177,12 +177,14 @@ def test_route_files_are_written_once_validated_and_removed(
     admin.update_service(app_spec(svc_name, app_image, routes=routes, labels={"x": "1"}))
     assert path.stat().st_mtime_ns == mtime  # unchanged routes: the file is not rewritten
     report = admin.routes()
-    root, missing = report["routes"]
-    assert root["upstream"] == f"http://{svc_name}:8080"
-    assert (root["check"]["status"], missing["check"]["status"]) == (200, 404)
-    assert root["check"]["latency_ms"] > 0 and missing["check"]["ok"] is False
-    assert (root["loaded"], missing["loaded"]) == (True, False)
-    assert report["traefik"]["missing_in_traefik"] == [f"{svc_name}-1@file"]
-    assert report["traefik"]["unknown_to_specs"] == ["stale-0@file"]
+    root, missing = report.routes
+    assert root.upstream == f"http://{svc_name}:8080"
+    assert root.check is not None and missing.check is not None
+    assert (root.check.status, missing.check.status) == (200, 404)
+    assert root.check.latency_ms > 0 and missing.check.ok is False
+    assert (root.loaded, missing.loaded) == (True, False)
+    assert report.traefik is not None
+    assert report.traefik.missing_in_traefik == [f"{svc_name}-1@file"]
+    assert report.traefik.unknown_to_specs == ["stale-0@file"]
     admin.delete_service(svc_name)
     assert not path.exists()

@@ -87,16 +87,15 @@ def test_pending_changes_list_commits_not_yet_deployed(
     git_app.commit("1")
     admin.create_service(source_spec(svc_name, app_image, git_app.path))
     unknown = admin.pending(svc_name)
-    assert (
-        unknown["running"] is None and "did not come from a recorded release" in unknown["message"]
-    )
+    assert unknown.running is None and "did not come from a recorded release" in unknown.message
     deployed(admin, svc_name, built(admin, svc_name)["id"])
-    assert admin.pending(svc_name)["up_to_date"] is True
+    assert admin.pending(svc_name).up_to_date is True
     sha2 = git_app.commit("2", "second change")
     pending = admin.pending(svc_name)
-    assert pending["up_to_date"] is False and pending["head"] == sha2
-    assert [(c["sha"], c["message"]) for c in pending["commits"]] == [(sha2, "second change")]
-    assert {f["path"] for f in pending["diffstat"]["files"]} == {"Dockerfile", "VERSION"}
+    assert pending.up_to_date is False and pending.head == sha2
+    assert [(c.sha, c.message) for c in pending.commits] == [(sha2, "second change")]
+    assert pending.diffstat is not None
+    assert {f.path for f in pending.diffstat.files} == {"Dockerfile", "VERSION"}
 
 
 def test_a_release_that_never_gets_healthy_leaves_the_old_one_serving(

@@ -30,6 +30,8 @@ def render() -> None:
     cols[2].metric("Environment", ready.get("env") or "—")
     st.caption(f"Agent {con.settings.agent_url} · last contact {fmt.when(con.memory.last_contact)}")
     _reconcile(con)
+    _outbox(con)
+    _settings(con)
 
 
 def _durability(ready: dict[str, Any]) -> None:
@@ -90,3 +92,60 @@ def _reconcile(con: Console) -> None:
         if no.button("Cancel", key="reconcile-no"):
             st.session_state.pop(CONFIRM, None)
             st.rerun()
+
+
+def _outbox(con: Console) -> None:
+    """Records the store has not taken: waiting for it, or refused and set aside."""
+    done = st.session_state.pop("outbox_retried", None)
+    if done is not None:
+        st.info(
+            f"Retried {done['requeued']} set-aside record(s): {done['delivered']} delivered, "
+            f"{len(done['set_aside'])} still set aside."
+        )
+    box = ui.call(con, lambda c: c.outbox())
+    if box is None or (not box["pending"] and not box["set_aside"]):
+        return
+    st.subheader("Outbox")
+    if box["pending"]:
+        st.warning(
+            f"{box['pending']} record(s) wait for the state store; they go in order when it "
+            "answers again.",
+            icon=":material/hourglass_top:",
+        )
+    if box["set_aside"]:
+        st.error(
+            f"{len(box['set_aside'])} record(s) the state store refused are set aside.",
+            icon=":material/block:",
+        )
+        st.dataframe(
+            [
+                {"kind": r["kind"], "key": r["key"], "since": fmt.when(_at(r)), "why": r["reason"]}
+                for r in box["set_aside"]
+            ],
+            hide_index=True,
+        )
+        if st.button("Retry the set-aside records", icon=":material/replay:"):
+            done = ui.call(con, lambda c: c.retry_outbox())
+            if done is not None:
+                st.session_state["outbox_retried"] = done
+            st.rerun()
+
+
+def _at(row: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(row["at"], UTC)
+
+
+def _settings(con: Console) -> None:
+    """What a rebuilt host gets back from the store without anyone remembering it."""
+    kept = ui.call(con, lambda c: c.host_settings())
+    if kept is None:
+        return
+    with st.expander("Settings kept in the state store (a rebuilt host starts with them)"):
+        st.dataframe(
+            [
+                {"setting": k, "value": "—" if v is None else str(v)}
+                for k, v in kept["kept_in_store"].items()
+            ],
+            hide_index=True,
+        )
+        st.caption("Only in this host's env file: " + ", ".join(kept["env_file_only"]) + ".")

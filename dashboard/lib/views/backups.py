@@ -24,9 +24,10 @@ def render() -> None:
     name = service["name"]
     ui.header(con, service, "Backups")
     ui.service_links(con, name, PAGE)
-    found = ui.call(con, lambda c: c.request("GET", f"/v1/services/{name}/backups"))
-    if found is None:
+    listed = ui.call(con, lambda c: c.service_backups(name))
+    if listed is None:
         return
+    found = [data.plain(b) for b in listed]
     jobs.follow(con, PAGE, name)
     why = con.identity.why_not(Scope.operate, "Backups") if con.identity else "Sign in first."
     if why:
@@ -96,20 +97,17 @@ def _confirm(
 
 def _run(con: Console, name: str, verb: str, backup: dict[str, Any] | None, keep: bool) -> None:
     if verb == "backup":
-        job = ui.call(con, lambda c: c.request("POST", f"/v1/services/{name}/backups"))
+        job = ui.call(con, lambda c: c.backup(name))
         what = f"Backup of {name}"
     elif backup is not None and verb == "verify":
-        job = ui.call(con, lambda c: c.request("POST", f"/v1/backups/{backup['id']}/verify"))
+        job = ui.call(con, lambda c: c.verify_backup(backup["id"]))
         what = f"Verification of {backup['id']}"
     elif backup is not None:
-        body = {"keep_old": keep}
-        job = ui.call(
-            con, lambda c: c.request("POST", f"/v1/backups/{backup['id']}/restore", json=body)
-        )
+        job = ui.call(con, lambda c: c.restore(backup["id"], keep_old=keep))
         what = f"Restore of {name} from {backup['id']}"
     else:
         return
     st.session_state.pop(PENDING, None)
     if job is not None:
-        jobs.started(PAGE, name, what, job)
+        jobs.started(PAGE, name, what, data.plain(job))
         st.rerun()

@@ -3,13 +3,12 @@ query console (operate), and links to each service's backups."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from dashboard.lib import changes, fmt, rows, ui
+from dashboard.lib import changes, data, fmt, rows, ui
 from dashboard.lib.console import Console, current
 from dashboard.lib.nav import url_for
+from matrx_ship.api.databases import QueryResult
 from matrx_ship.models import Scope
 
 PENDING = "repair_pending"  # (service, codes)
@@ -20,10 +19,10 @@ PICK = "db_pick"
 def render() -> None:
     con = current()
     st.title("Databases")
-    listed = ui.call(con, lambda c: c.request("GET", "/v1/databases"))
+    listed = ui.call(con, lambda c: c.databases())
     if listed is None:
         return
-    dbs = listed["databases"]
+    dbs = [data.plain(d) for d in listed.databases]
     _done()
     if dbs:
         st.dataframe([rows.database(d) for d in dbs], hide_index=True)
@@ -59,10 +58,10 @@ def _done() -> None:
 def _audit(con: Console) -> None:
     st.subheader("Audit")
     with st.spinner("The agent checks each database end to end…"):
-        report = ui.call(con, lambda c: c.request("GET", "/v1/databases/audit"))
+        report = ui.call(con, lambda c: c.database_audit())
     if report is None:
         return
-    findings = report["findings"]
+    findings = [data.plain(f) for f in report.findings]
     if not findings:
         st.success(
             "Every database checks out: container, server, role, app connection.",
@@ -91,12 +90,10 @@ def _confirm_repair(con: Console, service: str, codes: list[str]) -> None:
         yes, no = st.columns(2)
         if yes.button(f"Yes, repair {service}", type="primary", key="repair-yes"):
             with st.spinner(f"Repairing {service}…"):
-                result = ui.call(
-                    con, lambda c: c.request("POST", f"/v1/databases/{service}/repair")
-                )
+                result = ui.call(con, lambda c: c.repair_database(service))
             st.session_state.pop(PENDING, None)
             if result is not None:
-                did = ", ".join(result.get("actions") or []) or "nothing was missing"
+                did = ", ".join(result.actions) or "nothing was missing"
                 st.session_state[DONE] = f"Repaired {service}: {did}."
                 st.rerun()
         if no.button("Cancel", key="repair-no"):
@@ -116,11 +113,11 @@ def _backups_link(con: Console, name: str) -> None:
 
 
 def _browser(con: Console, name: str) -> None:
-    body = ui.call(con, lambda c: c.request("GET", f"/v1/databases/{name}/schemas"))
+    body = ui.call(con, lambda c: c.database_schemas(name))
     if body is None:
         return
-    tables = [rows.db_table(s["name"], t) for s in body["schemas"] for t in s["tables"]]
-    st.caption(f"Database `{body['database']}`: {len(tables)} table(s) and view(s).")
+    tables = [rows.db_table(s.name, data.plain(t)) for s in body.schemas for t in s.tables]
+    st.caption(f"Database `{body.database}`: {len(tables)} table(s) and view(s).")
     if not tables:
         st.info("No tables yet.", icon=":material/info:")
         return
@@ -130,19 +127,17 @@ def _browser(con: Console, name: str) -> None:
     if not pick:
         return
     schema, table = pick.split(".", 1)
-    detail = ui.call(
-        con, lambda c: c.request("GET", f"/v1/databases/{name}/tables/{schema}/{table}")
-    )
+    detail = ui.call(con, lambda c: c.database_table(name, schema, table))
     if detail is None:
         return
     st.caption(
-        f"{detail['kind']} `{pick}` · about {detail.get('row_estimate') or 0} row(s) · "
-        f"{fmt.size(detail.get('size_bytes'))}"
+        f"{detail.kind} `{pick}` · about {detail.row_estimate or 0} row(s) · "
+        f"{fmt.size(detail.size_bytes)}"
     )
-    st.dataframe(detail["columns"], hide_index=True)
-    if detail.get("indexes"):
+    st.dataframe([data.plain(c) for c in detail.columns], hide_index=True)
+    if detail.indexes:
         st.caption("Indexes")
-        st.dataframe(detail["indexes"], hide_index=True)
+        st.dataframe([data.plain(i) for i in detail.indexes], hide_index=True)
 
 
 def _query(con: Console, name: str) -> None:
@@ -160,18 +155,17 @@ def _query(con: Console, name: str) -> None:
         timeout = right.number_input("Timeout (s)", 1.0, 30.0, 10.0, disabled=bool(why))
         run = st.form_submit_button("Run", disabled=bool(why))
     if run and sql.strip():
-        body = {"sql": sql, "limit": int(limit), "timeout_s": float(timeout)}
-        result = ui.call(con, lambda c: c.request("POST", f"/v1/databases/{name}/query", json=body))
+        result = ui.call(con, lambda c: c.query(name, sql, int(limit), float(timeout)))
         if result is not None:
             _result(result)
 
 
-def _result(result: dict[str, Any]) -> None:
-    cut = " (cut at the limit)" if result.get("truncated") else ""
-    st.caption(f"{result['row_count']} row(s){cut} in {result['seconds']} s")
-    columns = [str(c) for c in result["columns"]]
+def _result(result: QueryResult) -> None:
+    cut = " (cut at the limit)" if result.truncated else ""
+    st.caption(f"{result.row_count} row(s){cut} in {result.seconds} s")
+    columns = [str(c) for c in result.columns]
     named = [_unique(columns)]
-    st.dataframe([dict(zip(named[0], r, strict=False)) for r in result["rows"]], hide_index=True)
+    st.dataframe([dict(zip(named[0], r, strict=False)) for r in result.rows], hide_index=True)
 
 
 def _unique(columns: list[str]) -> list[str]:

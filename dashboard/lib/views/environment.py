@@ -10,10 +10,12 @@ import streamlit as st
 from dashboard.lib import changes, data, ui
 from dashboard.lib.console import Console, current
 from matrx_ship import envtext
+from matrx_ship.api.env import EnvApplied
+from matrx_ship.client import AgentClient
 from matrx_ship.models import Scope
 
 PAGE = "environment"
-PENDING = "env_pending"  # (service, body, sentence)
+PENDING = "env_pending"  # (service, ("change" or "import", body), sentence)
 DONE = "env_done"
 REVEALED = "env_revealed"  # (service, key, value)
 
@@ -31,10 +33,10 @@ def render() -> None:
     if done and done[0] == name:
         st.success(done[1], icon=":material/check_circle:")
         st.session_state.pop(DONE)
-    body = ui.call(con, lambda c: c.request("GET", f"/v1/services/{name}/env"))
+    body = ui.call(con, lambda c: c.env(name))
     if body is None:
         return
-    env: dict[str, str] = body["env"]
+    env = body.env
     _table(con, name, env)
     pending = st.session_state.get(PENDING)
     if pending and pending[0] == name:
@@ -77,9 +79,9 @@ def _table(con: Console, name: str, env: dict[str, str]) -> None:
     if why:
         st.info(why, icon=":material/lock:")
     if cols[0].button("Reveal (audited)", disabled=bool(why), help=why) and key:
-        got = ui.call(con, lambda c: c.request("GET", f"/v1/services/{name}/env/{key}/reveal"))
+        got = ui.call(con, lambda c: c.reveal_env(name, key))
         if got is not None:
-            st.session_state[REVEALED] = (name, got["key"], got["value"])
+            st.session_state[REVEALED] = (name, got.key, got.value)
             st.rerun()
 
 
@@ -101,7 +103,7 @@ def _edit(name: str, env: dict[str, str], why: str | None) -> None:
                 st.warning("Name a variable to set or pick one to remove.")
                 return
             text = changes.env_change(name, list(body["set"]), unset)
-            st.session_state[PENDING] = (name, ("PUT", f"/v1/services/{name}/env", body), text)
+            st.session_state[PENDING] = (name, ("change", body), text)
             st.rerun()
 
 
@@ -118,27 +120,29 @@ def _import(name: str, why: str | None) -> None:
             keys = changes.dotenv_keys(dotenv)
             body = {"dotenv": dotenv, "replace": replace}
             sentence = changes.env_import(name, keys, replace)
-            st.session_state[PENDING] = (
-                name,
-                ("POST", f"/v1/services/{name}/env/import", body),
-                sentence,
-            )
+            st.session_state[PENDING] = (name, ("import", body), sentence)
             st.rerun()
 
 
-def _confirm(con: Console, name: str, call: tuple[str, str, dict[str, Any]], text: str) -> None:
+def _apply(client: AgentClient, name: str, kind: str, body: dict[str, Any]) -> EnvApplied:
+    if kind == "import":
+        return client.import_env(name, body["dotenv"], body["replace"])
+    return client.change_env(name, body["set"], body["unset"])
+
+
+def _confirm(con: Console, name: str, call: tuple[str, dict[str, Any]], text: str) -> None:
     with st.container(border=True):
         st.markdown(text)
         yes, no = st.columns(2)
         if yes.button(f"Yes, apply to {name}", type="primary", key="env-yes"):
-            method, path, body = call
+            kind, body = call
             with st.spinner(f"Applying to {name}: waiting for the health gate…"):
-                result = ui.call(con, lambda c: c.request(method, path, json=body))
+                result = ui.call(con, lambda c: _apply(c, name, kind, body))
             st.session_state.pop(PENDING, None)
             con.memory.forget_snapshot()
             if result is not None:
                 st.session_state.pop(REVEALED, None)
-                st.session_state[DONE] = (name, changes.applied(result))
+                st.session_state[DONE] = (name, changes.applied(data.plain(result)))
                 st.rerun()
         if no.button("Cancel", key="env-no"):
             st.session_state.pop(PENDING, None)
@@ -153,7 +157,7 @@ def _export(con: Console, name: str) -> None:
         st.info(why, icon=":material/lock:")
         return
     if st.button("Export .env (audited)"):
-        text = ui.call(con, lambda c: c.request("GET", f"/v1/services/{name}/env/export"))
+        text = ui.call(con, lambda c: c.export_env(name))
         if text is not None:
             st.download_button(
                 f"Download {name}.env", str(text), file_name=f"{name}.env", mime="text/plain"

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.lib import fmt, ui
+from dashboard.lib import data, fmt, ui
 from dashboard.lib.console import current
 
 DISK_WARN_PERCENT = 85.0
@@ -15,7 +15,7 @@ DISK_WARN_PERCENT = 85.0
 def render() -> None:
     con = current()
     st.title("Host")
-    body = ui.call(con, lambda c: c.host())
+    body = ui.call(con, lambda c: data.plain(c.host()))
     if body is None:
         return
     _load_and_memory(body)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.lib import fmt, rows, ui
+from dashboard.lib import data, fmt, rows, ui
 from dashboard.lib.console import current
 
 
 def render() -> None:
     con = current()
     st.title("Images")
-    body = ui.call(con, lambda c: c.host_images())
+    body = ui.call(con, lambda c: data.plain(c.host_images()))
     if body is None:
         return
     images = body["images"]

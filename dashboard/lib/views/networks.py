@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.lib import rows, ui
+from dashboard.lib import data, rows, ui
 from dashboard.lib.console import current
 
 
 def render() -> None:
     con = current()
     st.title("Networks")
-    nets = ui.call(con, lambda c: c.host_networks())
+    nets = ui.call(con, lambda c: [data.plain(n) for n in c.host_networks()])
     if nets is None:
         return
     st.dataframe([rows.network(n) for n in nets], hide_index=True)

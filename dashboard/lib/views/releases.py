@@ -155,7 +155,7 @@ def _pending(con: Console, name: str, source: dict[str, Any] | None) -> None:
     if source is None:
         st.caption("No git source: nothing to compare.")
         return
-    body = ui.call(con, lambda c: c.pending(name))
+    body = ui.call(con, lambda c: data.plain(c.pending(name)))
     if body is None:
         return
     st.caption(

@@ -14,6 +14,6 @@ def render() -> None:
         return
     ui.header(con, service, "Routing")
     ui.service_links(con, service["name"], "routing")
-    report = ui.call(con, lambda c: c.routes())
+    report = ui.call(con, lambda c: data.plain(c.routes()))
     if report is not None:
         routes.show(report, service["name"])

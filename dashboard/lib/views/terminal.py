@@ -62,5 +62,5 @@ def _open(con: Console, name: str, shell: str) -> None:
     body = ui.call(con, lambda c: c.exec_ticket(name))
     if body is None:
         return
-    url = terminal.exec_url(con.settings.websocket_base, name, body["ticket"], shell, 80, 24)
+    url = terminal.exec_url(con.settings.websocket_base, name, body.ticket, shell, 80, 24)
     st.session_state[SESSION] = {"service": name, "html": terminal.page(url, name)}
