@@ -130,11 +130,18 @@ class LogShipper:
 
     def _loop(self) -> None:
         read = min(READ_SECONDS, float(self.rt.settings.log_ship_seconds))
+        failing = False
         while not self._stop.wait(read):
             try:
                 self.tick()
-            except Exception:  # a store, blob store or engine hiccup: the next pass catches up
-                log.warning("shipping logs failed; retrying next pass", exc_info=True)
+            except Exception as exc:  # a store, blob store or engine hiccup: a later pass
+                if not failing:  # catches up; said once, not every second
+                    log.warning("shipping logs failed (%s); retrying", exc, exc_info=True)
+                failing = True
+                continue
+            if failing:
+                log.info("shipping logs works again")
+            failing = False
 
     def start(self) -> None:
         if self.rt.settings.log_ship_seconds > 0:
