@@ -70,11 +70,13 @@ refuse() {
 # systemd's EnvironmentFile= format: KEY=VALUE, '#' comments, optional quotes. Read, never
 # sourced, so a value is data and not shell code. Its values win over this environment.
 load_env_file() {
-    local line key value
+    local line key value number=0
     while IFS= read -r line || [[ -n $line ]]; do
+        number=$((number + 1))
         [[ $line =~ ^[[:space:]]*(#|;|$) ]] && continue
+        # The line itself is never printed: it may hold a secret.
         [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$ ]] ||
-            refuse "--env-file" "$env_file: not a KEY=VALUE line: ${line:0:20}..." \
+            refuse "--env-file" "line $number of $env_file is not KEY=VALUE" \
                 "one KEY=value a line; # starts a comment"
         key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
         if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
@@ -103,34 +105,12 @@ settings() {
     export MATRX_HOME=$home MATRX_ENV_FILE=$agent_env MATRX_DATA_DIR=$data_dir
 }
 
-# --- 4. packages -------------------------------------------------------------------------
-
-packages() {
-    step "production packages: the Docker engine (docker.io)"
-    if command -v dockerd >/dev/null 2>&1; then
-        skip "dockerd is installed ($(command -v dockerd))"
-    elif ((check)); then
-        would "install docker.io with scripts/install-packages.sh"
-    else
-        "$repo/scripts/install-packages.sh" docker.io | indent
-        changed=1
-    fi
-    if docker info >/dev/null 2>&1; then
-        skip "the engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
-    elif ((check)); then
-        would "start the Docker engine (scripts/start-docker.sh)"
-    else
-        "$repo/scripts/start-docker.sh" | indent
-        changed=1
-    fi
-}
-
 # --- 2. the Python environment -------------------------------------------------------------
 
 lock_hash() { sha256sum "$repo/uv.lock" | cut -d' ' -f1; }
 
 ensure_uv() {
-    export PATH="$HOME/.local/bin:$PATH"
+    export PATH="${HOME:-/root}/.local/bin:$PATH"
     command -v uv >/dev/null 2>&1 && return
     python3 -m pip --version >/dev/null 2>&1 || "$repo/scripts/install-packages.sh" python3-pip python3-venv
     note "installing uv"
@@ -186,6 +166,28 @@ checks() {
         exit 2
     fi
     ((rc == 0)) || die "the checks failed (status $rc)"
+}
+
+# --- 4. packages -------------------------------------------------------------------------
+
+packages() {
+    step "production packages: the Docker engine (docker.io)"
+    if command -v dockerd >/dev/null 2>&1; then
+        skip "dockerd is installed ($(command -v dockerd))"
+    elif ((check)); then
+        would "install docker.io with scripts/install-packages.sh"
+    else
+        "$repo/scripts/install-packages.sh" docker.io | indent
+        changed=1
+    fi
+    if docker info >/dev/null 2>&1; then
+        skip "the engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+    elif ((check)); then
+        would "start the Docker engine (scripts/start-docker.sh)"
+    else
+        "$repo/scripts/start-docker.sh" | indent
+        changed=1
+    fi
 }
 
 # --- 5. the slot -------------------------------------------------------------------------------
@@ -259,6 +261,7 @@ agent_env_file() {
 networks() {
     local name made=() have=()
     step "the Docker networks the platform specs name"
+    [[ -x $py ]] || { would "create them (read from the specs once the Python environment exists)"; return 0; }
     while read -r name; do
         [[ -n $name ]] || continue
         if docker network inspect "$name" >/dev/null 2>&1; then
@@ -280,6 +283,7 @@ networks() {
 bound_volumes() {
     local name path
     step "Traefik's bound volumes (the ones the platform specs name)"
+    [[ -x $py ]] || { would "create them (read from the specs once the Python environment exists)"; return 0; }
     while read -r name; do
         case $name in
             traefik-config) path=$home/current/infra/traefik ;;
@@ -385,10 +389,16 @@ through_the_agent() {
     local flag=()
     ((check)) && flag=(--check)
     step "the platform services (registered through the agent when the store lacks them)"
-    pyrun matrx_ship.bootsteps register --env-file "$env_file" "${flag[@]}" ||
-        die "a platform service could not be registered (see above)"
+    local registered=0 rc=0
+    pyrun matrx_ship.bootsteps register --env-file "$env_file" "${flag[@]}" || registered=$?
+    # A platform service that cannot start is reported; the others still come back.
     step "the reconcile: make the host match the store"
-    pyrun matrx_ship.bootsteps reconcile --env-file "$env_file" "${flag[@]}"
+    pyrun matrx_ship.bootsteps reconcile --env-file "$env_file" "${flag[@]}" || rc=$?
+    if ((registered)); then
+        echo "  NEEDS A PERSON: a platform service could not be registered (above)"
+        rc=1
+    fi
+    return "$rc"
 }
 
 main() {

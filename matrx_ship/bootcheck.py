@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from matrx_ship.store.settingstable import get_setting
 REFUSED = 2
 STORE_VAR = "SUPABASE_DB_URL"  # the agent's own name for the store URL: one env file serves both
 ALLOW_SQLITE = "MATRX_ALLOW_SQLITE"
+ROOT = Path(__file__).resolve().parents[1]  # this checkout
 DEFAULT_DATA_DIR = "/var/lib/matrx-ship"  # install-agent.sh's and the systemd unit's
 # Secrets the agent refuses to start without (and refuses as placeholders under 16 chars).
 AGENT_SECRETS = ("MATRX_ADMIN_TOKEN", "MATRX_MASTER_KEY")
@@ -64,13 +66,13 @@ ENV_FILE: tuple[tuple[str, bool, str], ...] = (
     ("MATRX_MASTER_KEY", True, "Decrypts the store's secrets; checked against its canary."),
     ("MATRX_ADMIN_TOKEN", True, "The first admin token; bootstrap calls the agent with it."),
     ("MATRX_S3_BUCKET", False, "The backups bucket."),
-    ("MATRX_S3_PREFIX", False, "The host's prefix in the bucket (default: the host name)."),
+    ("MATRX_S3_PREFIX", False, "The bucket prefix (unset: the stored one, else the host name)."),
     ("AWS_ACCESS_KEY_ID", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_SECRET_ACCESS_KEY", True, "The bucket's credentials (required with a bucket)."),
     ("AWS_ENDPOINT_URL", False, "An S3-compatible endpoint that is not AWS."),
     ("MATRX_DOMAIN", False, "The public domain: routed services are https://NAME.DOMAIN."),
     ("MATRX_ACME_EMAIL", False, "The ACME account's contact address (Traefik)."),
-    ("MATRX_REPO", False, "This repository's git URL: the manager console's releases."),
+    ("MATRX_REPO", False, "The manager console's git source (default: this checkout's origin)."),
     ("MATRX_CONSOLE_AGENT_URL", False, "How the console's container reaches the agent."),
     ("MATRX_ALLOW_SQLITE", False, "1: a trial or test host on SQLite and a local folder."),
 )
@@ -178,10 +180,26 @@ def check_bucket(env: Mapping[str, str]) -> list[Problem]:
     return [p for p in found if p]
 
 
+def this_repository() -> str:
+    """Where this checkout came from (its ``origin``), else its path: the manager's source."""
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.strip() if found.returncode == 0 and found.stdout.strip() else str(ROOT)
+
+
+def platform_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """The env file's values for the platform specs; MATRX_REPO defaults to this repository."""
+    return {"MATRX_REPO": env.get("MATRX_REPO") or this_repository(), **env}
+
+
 def check_platform(env: Mapping[str, str], directory: Path) -> Problem | None:
     """Every variable the platform specs name is in the env file, and each spec is valid."""
     try:
-        load_platform_specs(env, directory)
+        load_platform_specs(platform_variables(env), directory)
     except PlatformSpecError as exc:
         return Problem("MATRX_PLATFORM_DIR", str(exc), "see docs/supervision.md#platform-services")
     return None
@@ -281,8 +299,9 @@ def check_backups(
                 f"{what} the store names as newest ({row['id']}, {_at(row):%Y-%m-%d %H:%M} UTC) "
                 f"has no manifest at {where}/{key}",
                 "point MATRX_S3_BUCKET and MATRX_S3_PREFIX at where the old host wrote its "
-                "backups (MATRX_S3_PREFIX defaults to this host's name, which a new host may "
-                "not share), with AWS_ENDPOINT_URL for a non-AWS endpoint",
+                "backups (unset, MATRX_S3_PREFIX is the one the store keeps, else this host's "
+                "name, which a new host may not share), with AWS_ENDPOINT_URL for a non-AWS "
+                "endpoint",
             )
         )
     return out

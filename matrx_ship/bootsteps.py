@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from matrx_ship.bootcheck import platform_dir, read_env_file
+from matrx_ship.bootcheck import platform_dir, platform_variables, read_env_file
 from matrx_ship.client import AgentClient, AgentError, cert_sha256
 from matrx_ship.models import ServiceSpec
 from matrx_ship.platform import load_platform_specs
@@ -52,7 +52,7 @@ def client_for(env: Mapping[str, str], timeout: float = 300.0) -> AgentClient:
 
 
 def platform_specs(env: Mapping[str, str]) -> list[ServiceSpec]:
-    return load_platform_specs(env, platform_dir(env))
+    return load_platform_specs(platform_variables(env), platform_dir(env))
 
 
 def networks(specs: Iterable[ServiceSpec]) -> list[str]:
@@ -120,7 +120,8 @@ def register(client: AgentClient, specs: list[ServiceSpec], check: bool, say: Sa
             say(f"    registered {spec.name}: running and healthy")
         except AgentError as exc:
             ok = False
-            say(f"    could not register {spec.name}: {exc.message} {exc.hint or ''}".rstrip())
+            why = f"{exc.message} {exc.hint or ''}".rstrip()
+            say(f"    NEEDS A PERSON: could not register {spec.name}: {why}")
     return ok
 
 
@@ -186,7 +187,7 @@ def summary_lines(job: Mapping[str, Any] | None, specs: Iterable[Mapping[str, An
                 f"({r.get('backup_age_hours')} h old)"
             )
         if not r.get("ok"):
-            lines.append(f"  NEEDS A PERSON: {name} did not come back: {r.get('error')}")
+            lines.append(f"  NEEDS A PERSON: could not come back: {name}: {r.get('error')}")
     if not failed(job):
         restored = sum(1 for r in services.values() if r.get("restored_from"))
         lines.append(f"  all {len(services)} service(s) came back ({restored} with restored data)")

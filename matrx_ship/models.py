@@ -85,6 +85,20 @@ class VolumeSpec(Strict):
         return self
 
 
+class DeployWatch(Strict):
+    """After a deploy goes live, how long the agent keeps watching it, and what degrades it:
+    any of these inside the window rolls it back to the release that was live before."""
+
+    window_s: float = Field(default=300.0, ge=0, le=86400, description="0: no watch.")
+    interval_s: float = Field(default=2.0, ge=0.5, le=60, description="Seconds between checks.")
+    unhealthy_checks: int = Field(
+        default=3, ge=1, le=100, description="Failed health checks in a row that degrade it."
+    )
+    max_restarts: int = Field(
+        default=0, ge=0, le=100, description="Restarts tolerated in the window."
+    )
+
+
 class HealthCheck(Strict):
     """Either an HTTP GET on a container port, or a command run inside the container."""
 
@@ -187,6 +201,10 @@ class ServiceSpec(Strict):
     source: GitSource | None = Field(None, description="Build releases from this git source.")
     database: DatabaseSpec | None = Field(None, description="Give the service its own Postgres.")
     routes: list[RouteSpec] = Field(default_factory=list, max_length=32)
+    watch: DeployWatch = Field(
+        default_factory=lambda: DeployWatch(),
+        description="The watch after each deploy (rollback).",
+    )
 
     @model_validator(mode="after")
     def _check_maps(self) -> ServiceSpec:

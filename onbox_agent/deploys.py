@@ -25,6 +25,7 @@ from onbox_agent.jobs import JobContext
 from onbox_agent.locks import locked_job, service_key
 from onbox_agent.releases import live_release
 from onbox_agent.runtime import Runtime
+from onbox_agent.watch import Watch
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def run(
     except MatrxError as exc:
         _finish(rt, dep_id, started, "failed", evidence | {"error": exc.body()})
         raise
-    return _conclude(rt, ctx, spec, dep_id, started, evidence, outcome)
+    return _conclude(rt, ctx, spec, dep_id, started, evidence, outcome, kind)
 
 
 def _conclude(
@@ -133,6 +134,7 @@ def _conclude(
     started: float,
     evidence: dict[str, Any],
     outcome: Outcome,
+    kind: str,
 ) -> dict[str, Any]:
     health = outcome.health
     if health is not None:
@@ -149,9 +151,20 @@ def _conclude(
     _finish(rt, dep_id, started, "succeeded", evidence)
     ctx.step("pruning release images beyond the kept ones", 95)
     removed = prune_images(rt, spec.name)
+    watching = kind == "deploy" and spec.watch.window_s > 0  # a rollback is never watched
+    if watching:
+        dep = next(
+            d for d in rt.records.deployments(service=spec.name, limit=5) if d["id"] == dep_id
+        )
+        Watch(rt, spec, dep).start()
+        ctx.log(
+            f"watching the new release for {spec.watch.window_s:.0f} s; "
+            "it is rolled back if it degrades"
+        )
     return {
         "deployment": dep_id,
         "container": outcome.container,
+        "watch_s": spec.watch.window_s if watching else 0,
         "pruned_images": removed,
         "seconds": round(time.monotonic() - started, 2),
     }

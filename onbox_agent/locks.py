@@ -10,6 +10,7 @@ closed): a lock is never left behind by a failed submit.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class ServiceLocks:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._held: dict[str, Holder] = {}
+        self._taken_at: dict[str, float] = {}  # key -> when a change last took it (monotonic)
 
     @contextmanager
     def hold(self, name: str, actor: str, action: str) -> Iterator[None]:
@@ -79,6 +81,12 @@ class ServiceLocks:
                     },
                 )
             self._held[name] = Holder(actor, action, datetime.now(UTC))
+            self._taken_at[name] = time.monotonic()
+
+    def taken_since(self, name: str, since: float) -> bool:
+        """Whether a change took the key after ``since`` (``time.monotonic``)."""
+        with self._guard:
+            return self._taken_at.get(name, -1.0) > since
 
     def acquire_all(self, keys: Sequence[str], actor: str, action: str) -> None:
         """Take every key in order, or none of them."""

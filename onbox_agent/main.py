@@ -103,6 +103,7 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         threading.Thread(target=_flush_outbox, args=(rt, stop), daemon=True).start()
         yield
         stop.set()
+        rt.stopping.set()  # deploy watches end
         stop_scheduler(rt)
         stop_shipper(rt)
         rt.monitor.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -71,6 +72,7 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
     backup_scheduler: Stoppable | None = None  # set by the backup schedule when it starts
     log_shipper: Stoppable | None = None  # set by logship.start_shipper
+    stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
     def find_token(self, token_hash: str) -> TokenInfo | None:
         """The live token with this hash; while the store is away, a token seen before."""

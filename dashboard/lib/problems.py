@@ -50,3 +50,24 @@ def _error(name: str, c: dict[str, Any]) -> str | None:
 
 
 _CHECKS = (_not_running, _unhealthy, _oom, _restarts, _memory, _error)
+
+
+def deploy_problem(newest: dict[str, Any] | None) -> str | None:
+    """The service's newest deployment, when it did not end well: why, and its last lines."""
+    if newest is None or newest.get("outcome") not in ("failed", "rolled_back", "interrupted"):
+        return None
+    evidence = newest.get("evidence") or {}
+    release = newest.get("to_release") or "?"
+    if newest["outcome"] == "rolled_back":
+        watch = evidence.get("watch") or {}
+        why = f"rolled back by the watch: {watch.get('reason') or 'it degraded'}"
+        logs = watch.get("logs") or []
+    elif newest["outcome"] == "interrupted":
+        why, logs = f"interrupted ({evidence.get('recovery') or 'the agent stopped'})", []
+    else:
+        health = evidence.get("health") or {}
+        error = evidence.get("error") or {}
+        why = f"failed: {health.get('reason') or error.get('message') or 'see Deployments'}"
+        logs = health.get("logs") or []
+    tail = "; last lines: " + " | ".join(str(x) for x in logs[-3:]) if logs else ""
+    return f"The last deploy ({release}) {why}{tail}. See Deployments; fix and deploy again."

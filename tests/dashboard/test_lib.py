@@ -321,3 +321,28 @@ def test_routes_and_backups_read_like_the_report() -> None:
     assert rows.backup(backup)["verified"] == "not verified"
     checked = backup | {"verification": {"ok": True}, "verified_at": "2024-05-01T10:00:00Z"}
     assert rows.backup(checked)["verified"] == "ok 2024-05-01 10:00:00 UTC"
+
+
+def test_a_deploy_that_did_not_end_well_is_an_open_problem_with_its_reason() -> None:
+    from dashboard.lib.problems import deploy_problem
+
+    failed = {
+        "outcome": "failed",
+        "to_release": "rel_2",
+        "evidence": {"health": {"reason": "not healthy after 30 s", "logs": ["a", "b", "boom"]}},
+    }
+    assert deploy_problem(failed) == (
+        "The last deploy (rel_2) failed: not healthy after 30 s; last lines: a | b | boom. "
+        "See Deployments; fix and deploy again."
+    )
+    watched = {
+        "outcome": "rolled_back",
+        "to_release": "rel_3",
+        "evidence": {"watch": {"reason": "the container exited with code 4", "logs": []}},
+    }
+    assert deploy_problem(watched) == (
+        "The last deploy (rel_3) rolled back by the watch: the container exited with code 4. "
+        "See Deployments; fix and deploy again."
+    )
+    assert deploy_problem({"outcome": "succeeded", "to_release": "rel_4"}) is None
+    assert deploy_problem(None) is None

@@ -88,6 +88,7 @@ class RunningAgent:
             self.server.force_exit = True
             self.thread.join(10)
         self.runtime.monitor.stop()  # force_exit skips the lifespan's shutdown
+        self.runtime.stopping.set()
         stop_scheduler(self.runtime)
         stop_shipper(self.runtime)
         self.runtime.store.dispose()

@@ -26,6 +26,7 @@ import pytest
 
 from matrx_ship.crypto import SecretBox
 from matrx_ship.store import Store
+from matrx_ship.store.backuptables import BackupCatalog
 from matrx_ship.store.canary import ensure_canary
 from tests.harness import engines, service_name
 from tests.harness.agent import remove_service_objects
@@ -41,6 +42,7 @@ class Host:
 
     root: Path
     values: dict[str, str] = field(default_factory=dict)
+    script: Path = SCRIPT
 
     def __post_init__(self) -> None:
         self.home = self.root / "opt"
@@ -77,7 +79,7 @@ class Host:
 
     def bootstrap(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(SCRIPT), "--env-file", str(self.env_file), *args],
+            [str(self.script), "--env-file", str(self.env_file), *args],
             env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")},
             capture_output=True,
             text=True,
@@ -163,6 +165,17 @@ def test_a_wrong_master_key_is_refused_by_the_store_s_canary(host: Host) -> None
     result = host.bootstrap()
     assert refused(result, "MATRX_MASTER_KEY"), result.stderr
     assert "does not decrypt the store's canary" in result.stderr
+    assert host.nothing_created()
+
+
+def test_a_line_that_is_not_key_value_is_refused_without_showing_it(host: Host) -> None:
+    host.write()
+    with host.env_file.open("a") as f:
+        f.write("MATRX_MASTER_KEY: s3cret-value-0123456789\n")
+    result = host.bootstrap()
+    assert refused(result, "--env-file"), result.stderr
+    assert f"line {len(host.values) + 1} of {host.env_file} is not KEY=VALUE" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
     assert host.nothing_created()
 
 
@@ -285,6 +298,11 @@ def test_the_reconcile_brings_back_what_the_host_lost(
     for c in docker_client.containers.list(all=True, filters={"label": f"matrx.service={name}"}):
         c.remove(force=True)  # the host lost the service's container; the store still has it
 
+    check = host.bootstrap("--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"    would apply: 1 step(s)\n    start {name} spec image" in check.stdout
+    assert not containers(docker_client, name)  # --check changed nothing
+
     again = host.bootstrap(timeout=240)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"    start {name}" in again.stdout  # the plan, printed before the job runs
@@ -294,8 +312,12 @@ def test_the_reconcile_brings_back_what_the_host_lost(
 
 
 def agent_environment(host: Host) -> str:
-    pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
-    return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")
+    """The running agent's environment ("" while it is being replaced)."""
+    try:
+        pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
+        return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")
+    except OSError:
+        return ""
 
 
 def test_a_changed_env_file_reaches_the_running_agent(fresh_host: tuple[Host, str]) -> None:
@@ -323,3 +345,103 @@ def assert_nothing_changed(stdout: str) -> None:
     assert "    nothing to do: the host already matches the store" in lines
     changes = ("    installed ", "    created ", "    registered ", "    unpacked ", "    copied ")
     assert [line for line in lines if line.startswith(changes)] == []
+
+
+def test_a_bucket_prefix_without_the_catalog_s_backups_is_refused(
+    fresh_host: tuple[Host, str], moto: engines.Moto
+) -> None:
+    host, _ = fresh_host
+    store = Store(host.values["SUPABASE_DB_URL"])
+    store.migrate()
+    ensure_canary(store, SecretBox(host.values["MATRX_MASTER_KEY"]))
+    catalog = BackupCatalog(store)
+    catalog.add(
+        id="bak_old1",
+        kind="service",
+        service="shop",
+        trigger="scheduled",
+        actor="t",
+        prefix="backups/shop/1/",
+    )
+    catalog.update("bak_old1", status="succeeded", manifest_key="backups/shop/1/manifest.json")
+    store.dispose()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=host.values["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=host.values["AWS_SECRET_ACCESS_KEY"],
+    )
+    s3.put_object(
+        Bucket=host.values["MATRX_S3_BUCKET"],
+        Key="old-host/backups/shop/1/manifest.json",
+        Body=b"{}",
+    )
+
+    host.write(MATRX_S3_PREFIX="new-host")  # a rebuilt host with another name
+    result = host.bootstrap()
+    assert refused(result, "MATRX_S3_PREFIX"), result.stdout + result.stderr
+    assert "the service backup of shop the store names as newest (bak_old1" in result.stderr
+    assert host.nothing_created()
+
+    host.write(MATRX_S3_PREFIX="old-host")
+    check = host.bootstrap("--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "the env file, the store, the master key and the backups check out" in check.stdout
+    assert host.nothing_created()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def agent_slot(host: Host) -> Path | None:
+    """The slot the running agent runs from (its working directory)."""
+    try:
+        pid = (host.run_dir / "matrx-agent.pid").read_text().strip()
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+
+
+def test_a_new_commit_gets_its_own_slot_and_the_old_one_stays_previous(
+    fresh_host: tuple[Host, str], tmp_path: Path
+) -> None:
+    host, _ = fresh_host
+    src = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(src)], check=True)
+    host.script = src / "bootstrap.sh"
+    assert host.bootstrap(timeout=240).returncode == 0
+    old = (host.home / "current").resolve()
+    assert old.name == git(src, "rev-parse", "HEAD")
+    wait_for(lambda: agent_slot(host) == old, 30, "the agent in the first slot")
+
+    (src / "NEXT").write_text("the next release of the agent\n")
+    git(src, "add", "NEXT")
+    git(src, "commit", "-q", "-m", "next")
+    again = host.bootstrap(timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    new = host.home / "slots" / git(src, "rev-parse", "HEAD")
+    assert (host.home / "current").resolve() == new
+    assert (host.home / "previous").resolve() == old and old.is_dir()
+    assert "the slot changed: restarting the agent (SIGHUP" in again.stdout
+    wait_for(lambda: agent_slot(host) == new, 30, "the agent in the new slot")
+    assert_nothing_changed(host.bootstrap(timeout=240).stdout)
+
+
+def test_a_platform_service_that_cannot_start_is_reported_and_the_rest_goes_on(
+    fresh_host: tuple[Host, str],
+) -> None:
+    host, name = fresh_host
+    host.write(MATRX_TRAEFIK_IMAGE="matrx-test/not-on-this-host:1")  # and pulls are off
+    result = host.bootstrap(timeout=240)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"    NEEDS A PERSON: could not register {name}: " in result.stdout
+    assert "==> the reconcile: make the host match the store" in result.stdout
+    assert "summary:" in result.stdout
+    assert "  NEEDS A PERSON: a platform service could not be registered (above)" in result.stdout

@@ -136,6 +136,13 @@ def test_a_variable_the_platform_specs_need_is_named() -> None:
     assert "MATRX_DOMAIN (in manager-console.json)" in problem.message
 
 
+def test_the_manager_s_source_defaults_to_this_repository() -> None:
+    env = {k: v for k, v in GOOD.items() if k != "MATRX_REPO"}
+    assert bootcheck.check_platform(env, bootcheck.platform_dir(env)) is None
+    assert bootcheck.platform_variables(env)["MATRX_REPO"] == bootcheck.this_repository()
+    assert bootcheck.platform_variables(GOOD)["MATRX_REPO"] == GOOD["MATRX_REPO"]
+
+
 def test_an_unreachable_store_is_named_without_its_password() -> None:
     url = f"postgresql+psycopg://matrx:s3cret-pw@127.0.0.1:{free_port()}/postgres"
     store = Store(url)
@@ -194,8 +201,8 @@ def test_a_backup_whose_manifest_is_not_in_the_bucket_is_named() -> None:
             "the service backup of app the store names as newest (b2, 2026-12-02 03:00 UTC) "
             "has no manifest at s3://bkt/vps1/backups/app/b2/manifest.json",
             "point MATRX_S3_BUCKET and MATRX_S3_PREFIX at where the old host wrote its backups "
-            "(MATRX_S3_PREFIX defaults to this host's name, which a new host may not share), "
-            "with AWS_ENDPOINT_URL for a non-AWS endpoint",
+            "(unset, MATRX_S3_PREFIX is the one the store keeps, else this host's name, which a "
+            "new host may not share), with AWS_ENDPOINT_URL for a non-AWS endpoint",
         )
     ]
 

@@ -83,7 +83,7 @@ def test_the_summary_names_restores_and_what_needs_a_person() -> None:
     assert bootsteps.summary_lines(job, []) == [
         "summary:",
         "  no routed services",
-        "  NEEDS A PERSON: blog did not come back: no image and no source",
+        "  NEEDS A PERSON: could not come back: blog: no image and no source",
         "  shop: restored from backup bak_7 (5.5 h old)",
     ]
     assert bootsteps.failed(job)

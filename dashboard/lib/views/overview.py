@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard.lib import data, fmt, rows, ui
 from dashboard.lib.console import Console, current
-from dashboard.lib.problems import open_problems
+from dashboard.lib.problems import deploy_problem, open_problems
 from matrx_ship.client import AgentClient, AgentError
 
 
@@ -40,7 +40,7 @@ def _live(con: Console, name: str) -> None:
     if service is None:
         return
     _now(service, stale=False)
-    _problems(service)
+    _problems(con, service)
     _chart(con, name)
     _release(con, service)
 
@@ -79,9 +79,12 @@ def _network(figures: dict[str, Any]) -> str:
     return f"{fmt.size(figures.get('net_rx_bytes'))} / {fmt.size(figures.get('net_tx_bytes'))}"
 
 
-def _problems(service: dict[str, Any]) -> None:
+def _problems(con: Console, service: dict[str, Any]) -> None:
     st.subheader("Open problems")
     problems = open_problems(service)
+    newest = ui.call(con, lambda c: c.deployments(service=service["name"], limit=1))
+    if newest and (deploy := deploy_problem(newest[0])):
+        problems.insert(0, deploy)
     if not problems:
         st.success("No open problems.", icon=":material/check_circle:")
     for p in problems:
