@@ -529,6 +529,10 @@ class AgentClient:
         """Queue the set-aside records again and flush (admin)."""
         return self.request("POST", "/v1/system/outbox/retry")
 
+    def local_state(self) -> dict[str, Any]:
+        """What exists only on this host (``items``: kind, name, risk, since, action, page)."""
+        return self.request("GET", "/v1/system/local-state")
+
 
 def _drop(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import heapq
 import logging
+import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import docker
@@ -82,33 +84,76 @@ def ensure_image_from_archive(
     return True
 
 
-def archive_logs(container: Container, blobs: BlobStore, records: Records) -> str | None:
-    """Store a container's whole log (both streams, time-ordered) before it is removed."""
-    service = container.labels.get(SERVICE, "unknown")
-    try:
-        per_stream = [
-            [
-                parse_line(ln, s)
-                for ln in container.logs(
-                    stdout=s == "stdout", stderr=s == "stderr", timestamps=True
-                )
-                .decode(errors="replace")
-                .splitlines()
-            ]
-            for s in ("stdout", "stderr")
+# The shipper (logship.py) and a retiring container's final archive never write the same
+# container's lines at once: each reads what the store says is shipped, then ships the rest.
+SHIP_LOCK = threading.Lock()
+
+
+def _since_arg(ts: str) -> int:
+    """The whole second of a Docker timestamp, for the engine's ``since`` (inclusive)."""
+    return int(datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp())
+
+
+def new_lines(container: Container, after: str | None) -> list[dict[str, str]]:
+    """Both streams' lines later than ``after`` (a timestamp; None: all), in time order.
+
+    Docker's timestamps have a fixed width (RFC 3339, nanoseconds), so they compare as text.
+    """
+    kw: dict[str, Any] = {"since": _since_arg(after)} if after else {}
+    per_stream = [
+        [
+            parse_line(ln, s)
+            for ln in container.logs(
+                stdout=s == "stdout", stderr=s == "stderr", timestamps=True, **kw
+            )
+            .decode(errors="replace")
+            .splitlines()
         ]
-    except (APIError, DockerNotFound):
-        return None
-    lines = list(heapq.merge(*per_stream, key=lambda r: r["ts"]))
-    if not lines:
-        return None
-    body = "".join(f"{r['ts']} {r['stream']} {r['text']}\n" for r in lines).encode()
-    key = f"logs/{service}/{container.name}.log.gz"
-    info = blobs.put(key, GzipReader([body]))
+        for s in ("stdout", "stderr")
+    ]
+    merged = heapq.merge(*per_stream, key=lambda r: r["ts"])
+    return [r for r in merged if after is None or r["ts"] > after]
+
+
+def chunked(lines: list[dict[str, str]], max_bytes: int) -> Iterator[list[dict[str, str]]]:
+    """Consecutive runs of lines whose text form stays within ``max_bytes`` (one line at least)."""
+    run: list[dict[str, str]] = []
+    size = 0
+    for line in lines:
+        n = len(_text(line))
+        if run and size + n > max_bytes:
+            yield run
+            run, size = [], 0
+        run.append(line)
+        size += n
+    if run:
+        yield run
+
+
+def _text(line: dict[str, str]) -> bytes:
+    return f"{line['ts']} {line['stream']} {line['text']}\n".encode()
+
+
+def chunk_key(service: str, container: str, first_ts: str) -> str:
+    """Where one shipped chunk of a container's log lives in the blob store."""
+    return f"logs/{service}/{container}/{first_ts}.log.gz"
+
+
+def store_lines(
+    name: str,
+    labels: Mapping[str, str],
+    lines: list[dict[str, str]],
+    blobs: BlobStore,
+    records: Records,
+    key: str,
+) -> str:
+    """One gzipped object of a container's log lines and its ``log_archives`` row (what
+    history search reads); ``labels`` say the service and the release."""
+    info = blobs.put(key, GzipReader([b"".join(_text(r) for r in lines)]))
     records.add_log_archive(
-        service=service,
-        container=str(container.name),
-        release=container.labels.get(RELEASE) or None,
+        service=labels.get(SERVICE, "unknown"),
+        container=name,
+        release=labels.get(RELEASE) or None,
         first_at=lines[0]["ts"],
         last_at=lines[-1]["ts"],
         key=key,
@@ -117,6 +162,28 @@ def archive_logs(container: Container, blobs: BlobStore, records: Records) -> st
         lines=len(lines),
     )
     return key
+
+
+def archive_logs(container: Container, blobs: BlobStore, records: Records) -> str | None:
+    """Store what the shipper has not yet shipped of a container's log, before it is removed.
+
+    A container never shipped gets its whole log as ``logs/<service>/<container>.log.gz``; one
+    the shipper has covered gets only the lines after its last chunk, as one more chunk.
+    """
+    service = container.labels.get(SERVICE, "unknown")
+    with SHIP_LOCK:
+        after = records.log_shipped_until([str(container.name)]).get(str(container.name))
+        try:
+            lines = new_lines(container, after)
+        except (APIError, DockerNotFound):
+            return None
+        if not lines:
+            return None
+        if after is None:
+            key = f"logs/{service}/{container.name}.log.gz"
+        else:
+            key = chunk_key(service, str(container.name), lines[0]["ts"])
+        return store_lines(str(container.name), container.labels, lines, blobs, records, key)
 
 
 def read_archived(blobs: BlobStore, key: str) -> list[dict[str, str]]:

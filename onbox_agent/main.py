@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from matrx_ship import __version__
 from onbox_agent import deploys, errors, routing
 from onbox_agent.backups import start_scheduler, stop_scheduler
+from onbox_agent.logship import start_shipper, stop_shipper
 from onbox_agent.middleware import AuditMiddleware, InputGuardMiddleware, MetricsMiddleware
 from onbox_agent.routes import (
     audit,
@@ -26,6 +27,7 @@ from onbox_agent.routes import (
     host,
     jobs,
     lifecycle,
+    localstate,
     logs,
     releases,
     services,
@@ -96,12 +98,14 @@ def create_app(settings: AgentSettings, runtime: Runtime | None = None) -> FastA
         deploys.reconcile(rt)
         _rewrite_routes(rt)
         rt.monitor.start()
+        start_shipper(rt)
         start_scheduler(rt)
         threading.Thread(target=_flush_outbox, args=(rt, stop), daemon=True).start()
         yield
         stop.set()
         rt.stopping.set()  # deploy watches end
         stop_scheduler(rt)
+        stop_shipper(rt)
         rt.monitor.stop()
 
     app = FastAPI(
@@ -137,6 +141,7 @@ def routers() -> list[APIRouter]:
         databases,
         backups,
         system,
+        localstate,
     )
     return [
         *(module.router for module in modules),

@@ -71,6 +71,7 @@ class Runtime:
     tickets: Tickets = field(default_factory=Tickets)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)  # main.py fills it
     backup_scheduler: Stoppable | None = None  # set by the backup schedule when it starts
+    log_shipper: Stoppable | None = None  # set by logship.start_shipper
     stopping: threading.Event = field(default_factory=threading.Event)  # set at shutdown
 
     def find_token(self, token_hash: str) -> TokenInfo | None:

@@ -159,6 +159,20 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_BACKUP_KEEP_WEEKLY",
         description="Also one a week for W weeks.",
     )
+    log_ship_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias="MATRX_LOG_SHIP_SECONDS",
+        description="Seconds between shipments of containers' new log lines to the blob store "
+        "(at most this much log is lost with the host; 0: only when a container is retired).",
+    )
+    log_ship_bytes: int = Field(
+        1_048_576,
+        ge=4096,
+        validation_alias="MATRX_LOG_SHIP_BYTES",
+        description="A container's new log is shipped at once when it reaches this many bytes "
+        "(before the period is over); also the largest chunk.",
+    )
     log_level: str = Field("INFO", validation_alias="MATRX_LOG_LEVEL", description="Log level.")
 
     @model_validator(mode="after")

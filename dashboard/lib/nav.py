@@ -44,6 +44,7 @@ INFRASTRUCTURE = [
     _page("images", "Images", ":material/layers:"),
     _page("agent", "Agent", ":material/smart_toy:"),
     _page("routes", "Routes", ":material/alt_route:"),
+    _page("local_state", "Local-only state", ":material/sd_card_alert:", url="local-state"),
 ]
 DATABASES = _page("databases", "Databases", ":material/database:")
 AUDIT = _page("audit", "Audit", ":material/history:")

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
+from sqlalchemy import func, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, update
 
 from matrx_ship.errors import NotFound
 from matrx_ship.store.store import Store, _aware, utcnow
@@ -230,3 +230,15 @@ class Records:
         )
         with self.store.session() as s:
             return [as_dict(r) for r in s.scalars(stmt)]
+
+    def log_shipped_until(self, containers: list[str]) -> dict[str, str]:
+        """Per container, the timestamp of the last log line already in the blob store."""
+        if not containers:
+            return {}
+        stmt = (
+            select(LogArchiveRow.container, func.max(LogArchiveRow.last_at))
+            .where(LogArchiveRow.container.in_(containers))
+            .group_by(LogArchiveRow.container)
+        )
+        with self.store.session() as s:
+            return {name: last for name, last in s.execute(stmt) if last}

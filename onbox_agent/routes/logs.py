@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -80,8 +81,9 @@ def get_logs(
 ) -> dict[str, Any] | PlainTextResponse:
     """The last ``tail`` lines that match, oldest first, merged across stdout and stderr.
 
-    With ``history`` the archived logs of the service's removed containers (kept in the
-    blob store at every redeploy) are searched too, each line naming its container.
+    With ``history`` the logs kept in the blob store are searched too, each line naming its
+    container: removed containers' (archived when retired) and running ones' (shipped every
+    few seconds, see onbox_agent/logship.py), each line once.
     """
     keep = LogFilter(q, regex, ignore_case).compile()
     archived = _archived(rt, spec.name, _streams(stream), since, until, keep) if history else []
@@ -93,12 +95,24 @@ def get_logs(
         target = None
     live = read_logs(target, _streams(stream), tail, since, until, keep) if target else []
     name = str(target.name) if target else None
-    lines = list(
+    lines = _once(
         heapq.merge(archived, [{**r, "container": name} for r in live], key=lambda r: r["ts"])
     )[-tail:]
     if format == "text":
         return PlainTextResponse("".join(f"{r['ts']} {r['stream']} {r['text']}\n" for r in lines))
     return {"service": spec.name, "container": name, "lines": lines}
+
+
+def _once(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each line once: a running container's shipped chunks repeat what its live log holds."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for r in lines:
+        key = (r.get("container"), r["ts"], r["stream"], r["text"])
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 
 def _archived(

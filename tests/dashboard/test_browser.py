@@ -74,6 +74,7 @@ def pages(fleet: Fleet, shipped: Shipped) -> list[tuple[str, str, str]]:
         ("environment", f"environment?{shop}", "Reveal (audited)"),
         ("routing", f"routing?{shop}", "Not compared"),
         ("routes", "routes", "Routes"),
+        ("local-state", "local-state", "exist only on this host"),
         ("databases", f"databases?db={shipped.name}", "table(s) and view(s)"),
         ("backups", f"backups?{shop}", "backup(s), newest first"),
         ("deployments", "deployments", "deployment(s), newest first"),

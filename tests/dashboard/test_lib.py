@@ -93,7 +93,8 @@ def test_deploy_scope_puts_the_manager_first_and_manager_scope_does_not() -> Non
         "manager-backups",
     ]
     assert all(p.pinned for p in deploy["Manager"])
-    assert [p.url_path for p in deploy["Infrastructure"]][-2:] == ["routes", "databases"]
+    infrastructure = [p.url_path for p in deploy["Infrastructure"]]
+    assert infrastructure[-3:] == ["routes", "local-state", "databases"]
     assert [p.url_path for p in deploy["History"]] == ["deployments", "audit"]
     manager = nav.plan("manager", agent_up=True, signed_in=True, has_store=True, manager="m")
     assert list(manager) == ["Services", "Databases", "Infrastructure", "History", "Docs"]

@@ -17,6 +17,7 @@ import uvicorn
 from matrx_ship.client import AgentClient
 from onbox_agent.__main__ import server_config
 from onbox_agent.backups import stop_scheduler
+from onbox_agent.logship import stop_shipper
 from onbox_agent.main import create_app
 from onbox_agent.settings import AgentSettings
 from tests.harness import engines
@@ -80,7 +81,7 @@ class RunningAgent:
             remove_service_objects(client, spec.name)
 
     def stop(self) -> None:
-        """Stop serving, the monitor and the backup scheduler; close the state store."""
+        """Stop serving, the monitor, the backup scheduler and the log shipper; close the store."""
         self.server.should_exit = True  # a graceful stop runs the lifespan's shutdown
         self.thread.join(5)
         if self.thread.is_alive():  # a connection that will not close (a followed websocket)
@@ -89,6 +90,7 @@ class RunningAgent:
         self.runtime.monitor.stop()  # force_exit skips the lifespan's shutdown
         self.runtime.stopping.set()
         stop_scheduler(self.runtime)
+        stop_shipper(self.runtime)
         self.runtime.store.dispose()
 
     def close(self) -> None:
