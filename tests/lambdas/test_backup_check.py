@@ -14,7 +14,7 @@ import docker
 import psycopg
 import pytest
 from aws_lambda_powertools.metrics import MetricUnit
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from lambdas.backup_check import check, handler
 from lambdas.backup_check.settings import BackupCheckSettings, get_settings
@@ -139,7 +139,13 @@ def backed_up(admin: AgentClient, name: str | None) -> dict[str, Any]:
 def aged(catalog: BackupCatalog, backup: dict[str, Any], hours: float) -> None:
     """Make a backup look `hours` old (the only way to get a stale one in a test)."""
     then = datetime.now(UTC) - timedelta(hours=hours)
-    catalog.update(backup["id"], created_at=then, finished_at=then)
+    # a backup's creation time never changes through the catalog: set it in the table itself
+    with catalog.store.session() as s:
+        s.execute(
+            update(BackupRow)
+            .where(BackupRow.id == backup["id"])
+            .values(created_at=then, finished_at=then)
+        )
 
 
 def backup_jobs(admin: AgentClient, name: str) -> list[dict[str, Any]]:
