@@ -144,6 +144,18 @@ class AgentSettings(BaseSettings):
         validation_alias="MATRX_SYSTEM_BACKUP_INTERVAL_HOURS",
         description="Hours between scheduled system backups (state store, Traefik); 0: none.",
     )
+    backup_retry_hours: float = Field(
+        1.0,
+        gt=0,
+        validation_alias="MATRX_BACKUP_RETRY_HOURS",
+        description="Hours before a failed scheduled backup is tried again.",
+    )
+    backup_tick_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias="MATRX_BACKUP_TICK_SECONDS",
+        description="Seconds between the backup scheduler's passes.",
+    )
     backup_keep_last: int = Field(
         7, ge=1, validation_alias="MATRX_BACKUP_KEEP_LAST", description="Backups kept: last N."
     )
