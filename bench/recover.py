@@ -315,7 +315,7 @@ def run(
     print(f"RTO (agent start + one reconcile, to all running with data): {rto:6.1f} s")
     print(f"  by reconcile step: {breakdown(result)}")
     for event in api.job_events(reconciled["id"]):
-        line = (event.get("data") or {}).get("line", "")
+        line = str(event.get("line", ""))
         if line.startswith("restored the database"):
             print(f"  {line}")
     print(
