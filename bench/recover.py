@@ -42,7 +42,7 @@ from onbox_agent import archive, engine
 from onbox_agent.backups import checked_read
 from onbox_agent.databases import PGDATA
 from tests.harness import GitApp, RunningAgent, agent_settings, app_spec, source_spec
-from tests.harness.agent import remove_service_objects
+from tests.harness.agent import lose_host_objects
 from tests.harness.engines import Moto, build_busybox_app, build_postgres_image, docker_client
 
 ROW_TEXT = " || ".join(["md5(random()::text)"] * 8)  # 256 random hex characters a row
@@ -132,11 +132,7 @@ def wipe(
     client: docker.DockerClient, agent: RunningAgent, names: list[str], images: list[str]
 ) -> None:
     agent.stop()
-    for name in names:
-        remove_service_objects(client, name)
-    for image in images:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(image, force=True)
+    lose_host_objects(client, names, images)
     shutil.rmtree(agent.settings.data_dir)
 
 

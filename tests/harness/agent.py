@@ -6,7 +6,7 @@ import contextlib
 import secrets
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -128,6 +128,18 @@ def remove_service_objects(client: docker.DockerClient, service: str) -> None:
     for n in client.networks.list(names=[f"{service}-db-net"]):
         with contextlib.suppress(docker.errors.APIError):
             n.remove()
+
+
+def lose_host_objects(
+    client: docker.DockerClient, services: Iterable[str], images: Iterable[str]
+) -> None:
+    """What a lost host loses on the engine: every container, volume and network of these
+    services and their built images (the wipe drills and bench/recover)."""
+    for name in services:
+        remove_service_objects(client, name)
+    for image in images:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(image, force=True)
 
 
 def agent_settings(data_dir: Path, **overrides: Any) -> AgentSettings:

@@ -27,7 +27,7 @@ import pytest
 
 from matrx_ship.client import AgentClient
 from tests.harness import GitApp, app_spec, engines, service_name, source_spec, wait_for
-from tests.harness.agent import remove_service_objects
+from tests.harness.agent import lose_host_objects, remove_service_objects
 from tests.infra.test_bootstrap import Host, assert_nothing_changed, stop_supervisor
 
 ROWS = "SELECT count(*), md5(string_agg(body, ',' ORDER BY id)) FROM items"
@@ -158,10 +158,7 @@ def fill(
 
 def wipe(host: Host, client: docker.DockerClient, names: dict[str, str], images: list[str]) -> None:
     stop_supervisor(host)
-    for name in names.values():
-        remove_service_objects(client, name)
-    for image in images:
-        client.images.remove(image, force=True)
+    lose_host_objects(client, names.values(), images)
     for path in (host.home, host.data, host.agent_env.parent, host.run_dir, host.root / "log"):
         shutil.rmtree(path, ignore_errors=True)
 

@@ -24,7 +24,7 @@ import pytest
 
 from matrx_ship.client import AgentClient
 from tests.harness import GitApp, RunningAgent, agent_settings, app_spec, engines, source_spec
-from tests.harness.agent import remove_service_objects
+from tests.harness.agent import lose_host_objects
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -100,11 +100,7 @@ def wipe(client: docker.DockerClient, agent: RunningAgent, images: list[str]) ->
     the agent's data folder (route files, outbox, git mirrors)."""
     names = [s.name for s in agent.runtime.specs.list()]
     agent.stop()
-    for name in names:
-        remove_service_objects(client, name)
-    for image in images:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(image, force=True)
+    lose_host_objects(client, names, images)
     shutil.rmtree(agent.settings.data_dir)
 
 
