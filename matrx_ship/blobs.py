@@ -45,7 +45,7 @@ class BlobStore(Protocol):
     def check(self) -> None: ...
 
 
-class _HashingReader:
+class HashingReader:
     """Wraps a stream, counting and hashing what is read through it."""
 
     def __init__(self, stream: Readable) -> None:
@@ -81,7 +81,7 @@ class LocalBlobStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        reader = _HashingReader(stream)
+        reader = HashingReader(stream)
         with tmp.open("wb") as out:
             shutil.copyfileobj(reader, out, CHUNK)
             out.flush()
@@ -145,7 +145,7 @@ class S3BlobStore:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, stream: Readable) -> BlobInfo:
-        reader = _HashingReader(stream)
+        reader = HashingReader(stream)
         try:
             self.s3.upload_fileobj(
                 reader, self.bucket, self._key(key), ExtraArgs={"ServerSideEncryption": "AES256"}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import posixpath
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from matrx_ship import blobs
 from matrx_ship.blobs import BlobInfo, Readable
 from matrx_ship.errors import Conflict
 from onbox_agent.backups.common import CHUNK, SIDECAR
@@ -38,17 +38,8 @@ class ChunkReader:
         return out
 
 
-class HashingReader:
-    """Counts and hashes what is read through it (for checks on the way out of a store)."""
-
-    def __init__(self, stream: Readable) -> None:
-        self.stream, self.size, self.digest = stream, 0, hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.stream.read(n)
-        self.size += len(data)
-        self.digest.update(data)
-        return data
+class HashingReader(blobs.HashingReader):
+    """The blob store's counting, hashing reader, read as chunks (checks on the way out)."""
 
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         while chunk := self.read(size):

@@ -122,11 +122,16 @@ def _part(kind: str, name: str, info: BlobInfo, detail: dict[str, Any]) -> dict[
 
 @contextmanager
 def helper(
-    rt: Runtime, spec: ServiceSpec, volumes: dict[str, dict[str, str]], purpose: str
+    rt: Runtime,
+    spec: ServiceSpec,
+    volumes: dict[str, dict[str, str]],
+    purpose: str,
+    image: str | None = None,
 ) -> Iterator[Container]:
-    """A created (never started) container holding the volumes, for the engine's archive API."""
+    """A created (never started) container holding the volumes, for the engine's archive API;
+    of ``image`` (it must be on the host), else of the image the service runs now."""
     box = rt.docker.containers.create(
-        _service_image(rt, spec),
+        image or _service_image(rt, spec),
         name=f"{spec.name}-{purpose}-{secrets.token_hex(3)}",
         labels={HELPER: purpose, "matrx.helper_of": spec.name},
         volumes=volumes,

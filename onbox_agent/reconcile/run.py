@@ -27,7 +27,7 @@ from docker.errors import NotFound as DockerNotFound
 from matrx_ship.errors import Conflict, MatrxError, NotFound, Unavailable
 from matrx_ship.models import ServiceSpec
 from onbox_agent import archive, engine, routing
-from onbox_agent.backups import checked_read, corrupt, drop_database
+from onbox_agent.backups import checked_read, corrupt, drop_database, helper
 from onbox_agent.executor import Target
 from onbox_agent.jobs import JobContext
 from onbox_agent.locks import RECONCILE, backup_key, locked_job
@@ -280,7 +280,14 @@ class HostOps:
         )
         self.rt.docker.volumes.create(volume, labels={"matrx.restored_from": backup_id})
         try:
-            with checked_read(self.rt, part) as reader, self._holder(spec, volume, mount) as box:
+            release = self.wanted[service].release
+            image = release.image if release else spec.image  # on the host: images come first
+            engine.ensure_image(self.rt.docker, image, self.rt.settings.pull_images)
+            mounts = {volume: {"bind": mount, "mode": "rw"}}
+            with (
+                checked_read(self.rt, part) as reader,
+                helper(self.rt, spec, mounts, "reconcile", image) as box,
+            ):
                 parent = posixpath.dirname(mount.rstrip("/")) or "/"
                 if not box.put_archive(parent, archive.gunzip_chunks(reader)):  # type: ignore[arg-type]
                     raise Unavailable(f"The engine refused the archive for {volume}.")
@@ -292,25 +299,6 @@ class HostOps:
             raise corrupt(part, exc) from exc
         self._restored(service, backup)
         self.ctx.log(f"restored the volume {volume} from {backup_id}")
-
-    @contextlib.contextmanager
-    def _holder(self, spec: ServiceSpec, volume: str, mount: str) -> Any:
-        """A created, never started container mounting the volume, for the archive API."""
-        release = self.wanted[spec.name].release
-        image = release.image if release else spec.image
-        engine.ensure_image(self.rt.docker, image, self.rt.settings.pull_images)
-        box = self.rt.docker.containers.create(
-            image,
-            name=f"{spec.name}-reconcile-{secrets.token_hex(3)}",
-            labels={"matrx.helper": "reconcile", "matrx.helper_of": spec.name},
-            volumes={volume: {"bind": mount, "mode": "rw"}},
-            network_disabled=True,
-        )
-        try:
-            yield box
-        finally:
-            with contextlib.suppress(APIError, DockerNotFound):
-                box.remove(force=True)
 
     def _restored(self, service: str, backup: dict[str, Any]) -> None:
         created = backup["created_at"]
@@ -352,7 +340,7 @@ class HostOps:
     # --- containers and routes ----------------------------------------------------------------
 
     def start(self, service: str) -> None:
-        """Start the service at its live release through the health gate, then its routes."""
+        """Start the service at its live release through the health gate (its routes follow)."""
         spec, release = self.specs[service], self.wanted[service].release
         running = engine.running_names_and_labels(self.rt.docker, service)
         if running and release and running[0][1].get(engine.RELEASE) != release.id:
@@ -364,7 +352,7 @@ class HostOps:
         if not outcome.ok:
             assert outcome.health is not None
             raise engine.health_failure(service, outcome.health)
-        routing.write_routes(self.rt.settings, spec)
+        # the service manager wrote the route file after the start or deploy went well
 
     def write_routes(self, service: str) -> None:
         routing.write_routes(self.rt.settings, self.specs[service])
